@@ -1,5 +1,10 @@
 package report
 
-// The schema validator is only used by tests in internal/sentryevent; this
-// import keeps it in go.mod until that package exists.
-import _ "github.com/santhosh-tekuri/jsonschema/v6"
+// Temporary: keeps the project's dependencies in go.mod while the packages that
+// use them are being written in parallel. Removed once they exist.
+import (
+	_ "github.com/getsentry/sentry-go"
+	_ "github.com/santhosh-tekuri/jsonschema/v6"
+	_ "github.com/stretchr/testify/require"
+	_ "golang.org/x/sys/unix"
+)
