@@ -1,0 +1,18 @@
+// Package sentryevent turns a crash report into a Sentry event and into the
+// envelope that carries it.
+//
+// The event is built with sentry-go's own types (sentry.Event, sentry.Exception,
+// sentry.Thread, ...) so that a BeforeSend callback sees and edits a real
+// *sentry.Event, exactly as it would in an ordinary sentry-go program. sentry-go
+// cannot express everything a native crash event needs, and it writes some
+// interfaces in a non-canonical form, so the marshalled JSON is patched in one
+// place (canonical.go) into the form of Sentry's published event schema.
+//
+// Mechanism types used (exception.mechanism.type):
+//
+//	go.panic       an unrecovered Go panic
+//	go.fatal       a Go runtime fatal error (throw): concurrent map writes, deadlock, ...
+//	go.fault       a hardware fault known only from Go's crash output (no native record)
+//	signalhandler  a fault recorded by crashguard's native signal handler (as sentry-native)
+//	mach           a fault recorded by crashguard's Mach exception handler (as sentry-cocoa)
+package sentryevent

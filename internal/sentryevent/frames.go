@@ -1,0 +1,159 @@
+package sentryevent
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/getsentry/sentry-go"
+
+	"github.com/crashguard/crashguard-go/internal/report"
+)
+
+// platformNative marks frames that carry raw instruction addresses for
+// server-side symbolication against debug_meta.images.
+const platformNative = "native"
+
+// hexAddr formats an address the way Sentry's Addr type expects.
+func hexAddr(a uint64) string { return fmt.Sprintf("0x%x", a) }
+
+// goStack converts Go frames, innermost first as printed, into Sentry's
+// order, oldest (outermost) first.
+func goStack(frames []report.Frame) []sentry.Frame {
+	out := make([]sentry.Frame, 0, len(frames))
+	for i := len(frames) - 1; i >= 0; i-- {
+		out = append(out, toFrame(frames[i]))
+	}
+	return out
+}
+
+// nativeStack converts the native frames of the fault record, innermost
+// first, into Sentry's order. Every one of them is a native frame, whatever
+// its Native flag says: they come from the frame-pointer walk.
+func nativeStack(n *report.NativeFault) []sentry.Frame {
+	if n == nil {
+		return nil
+	}
+	out := make([]sentry.Frame, 0, len(n.Frames))
+	for i := len(n.Frames) - 1; i >= 0; i-- {
+		f := n.Frames[i]
+		f.Native = true
+		out = append(out, toFrame(f))
+	}
+	return out
+}
+
+// toFrame converts one frame. Go frames are split into module (the import
+// path) and function ("(*T).m") as sentry-go does, so that crashes group with
+// what sentry-go reports for the same code. Native frames keep the symbol as
+// the native layer found it and name their image in package, as
+// sentry-native does.
+func toFrame(f report.Frame) sentry.Frame {
+	fr := sentry.Frame{InApp: f.InApp, Lineno: f.Line}
+	if f.PC != 0 {
+		fr.InstructionAddr = hexAddr(f.PC)
+	}
+	setPath(&fr, f.File)
+	if f.Native {
+		fr.Platform = platformNative
+		fr.Function = f.Function
+		fr.Package = f.Image
+		return fr
+	}
+	fr.Module, fr.Function = splitFunction(f)
+	return fr
+}
+
+// setPath fills filename/abs_path the way sentry-go's newFrame does: an
+// absolute path is abs_path only, a relative one (built with -trimpath, e.g.
+// "github.com/x/y/f.go") is filename.
+func setPath(fr *sentry.Frame, file string) {
+	switch {
+	case file == "":
+	case strings.HasPrefix(file, "/") || strings.HasPrefix(file, `\`) ||
+		len(file) >= 3 && file[1] == ':' && (file[2] == '/' || file[2] == '\\'):
+		fr.AbsPath = file
+	default:
+		fr.Filename = file
+	}
+}
+
+// splitFunction splits "github.com/x/y.(*T).m" into "github.com/x/y" and
+// "(*T).m". It trusts the collector's Package when it is a prefix of the
+// name, else applies the rule of debug/gosym's Sym.PackageName (which is also
+// sentry-go's): the package ends at the first dot after the last slash.
+func splitFunction(f report.Frame) (module, function string) {
+	name := f.Function
+	if f.Package != "" && strings.HasPrefix(name, f.Package+".") {
+		return f.Package, name[len(f.Package)+1:]
+	}
+	if strings.HasPrefix(name, "go:") || strings.HasPrefix(name, "type:") {
+		return "", name // compiler-generated symbols belong to no package
+	}
+	start := strings.LastIndex(name, "/") + 1
+	if i := strings.Index(name[start:], "."); i >= 0 {
+		return name[:start+i], name[start+i+1:]
+	}
+	return "", name // e.g. "panic", which the runtime prints without a package
+}
+
+// crashedGoroutine returns the goroutine that crashed, or nil.
+func crashedGoroutine(r *report.Report) *report.Goroutine {
+	for i := range r.Goroutines {
+		if r.Goroutines[i].Crashed {
+			return &r.Goroutines[i]
+		}
+	}
+	if r.CrashedGoroutine > 0 {
+		for i := range r.Goroutines {
+			if r.Goroutines[i].ID == r.CrashedGoroutine {
+				return &r.Goroutines[i]
+			}
+		}
+	}
+	return nil
+}
+
+// nativeThread returns the native record when the crash happened on a thread
+// no goroutine was running on (a thread Go did not create): that thread is
+// then the crashed thread of the event.
+func nativeThread(r *report.Report) *report.NativeFault {
+	n := r.Native
+	if n == nil || n.GoThread || n.ThreadID == 0 || r.CrashedGoroutine > 0 || crashedGoroutine(r) != nil {
+		return nil
+	}
+	return n
+}
+
+// exceptionStacktrace is the crashed goroutine's frames followed by the
+// native frames. Sentry wants the oldest frame first and the crashing frame
+// last; the native frames are the innermost (the walk started at the fault),
+// so they go after the Go frames, each part reversed from the report's
+// innermost-first order.
+func exceptionStacktrace(r *report.Report) *sentry.Stacktrace {
+	var frames []sentry.Frame
+	if g := crashedGoroutine(r); g != nil {
+		frames = goStack(g.Frames)
+	}
+	frames = append(frames, nativeStack(r.Native)...)
+	if len(frames) == 0 && r.Native != nil && r.Native.PC != 0 {
+		// Nothing was walked, but the faulting pc is itself a frame, and a
+		// stack trace needs one for its registers to be shown.
+		frames = []sentry.Frame{{InstructionAddr: hexAddr(r.Native.PC), Platform: platformNative}}
+	}
+	if len(frames) == 0 {
+		return nil
+	}
+	return &sentry.Stacktrace{Frames: frames}
+}
+
+// registers formats the fault record's registers as Sentry wants them.
+func registers(n *report.NativeFault) map[string]string {
+	if n == nil || len(n.Registers) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(n.Registers))
+	for name, v := range n.Registers {
+		out[name] = hexAddr(v)
+	}
+	return out
+}

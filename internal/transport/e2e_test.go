@@ -1,0 +1,280 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/sentryevent"
+	"github.com/crashguard/crashguard-go/internal/sentrytest"
+	"github.com/crashguard/crashguard-go/internal/transport"
+)
+
+const eventID = "5eed5eed5eed5eed5eed5eed5eed5eed"
+
+// crashEnvelope is a real envelope built by sentryevent from a small report.
+func crashEnvelope(t *testing.T, dsn string) []byte {
+	t.Helper()
+	r := &report.Report{
+		EventID: eventID,
+		Kind:    report.KindPanic,
+		Message: "boom",
+		Goroutines: []report.Goroutine{{ID: 1, State: "running", Crashed: true, Frames: []report.Frame{
+			{Function: "main.main", Package: "main", File: "/src/main.go", Line: 5, InApp: true},
+		}}},
+		CrashedGoroutine: 1,
+		Process:          report.Process{GOOS: "linux", GOARCH: "amd64", GoVersion: "go1.26.8", CrashTime: time.Now()},
+		CrashOutput:      "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:5 +0x25\n",
+	}
+	env, err := sentryevent.Envelope(r, sentryevent.Options{Dsn: dsn})
+	require.NoError(t, err)
+	return env
+}
+
+func setup(t *testing.T) (*sentrytest.Server, *transport.Sender, []byte) {
+	t.Helper()
+	srv := sentrytest.New()
+	t.Cleanup(srv.Close)
+	s, err := transport.NewSender(srv.DSN(), transport.Options{})
+	require.NoError(t, err)
+	return srv, s, crashEnvelope(t, srv.DSN())
+}
+
+func ctx(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestDelivered(t *testing.T) {
+	srv, s, env := setup(t)
+	res := s.Send(ctx(t, 10*time.Second), env)
+	require.NoError(t, res.Err)
+	assert.Equal(t, transport.Delivered, res.Outcome)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Empty(t, res.RateLimits)
+
+	evs := srv.Events()
+	require.Len(t, evs, 1)
+	got := evs[0]
+	assert.Equal(t, eventID, got.EventID)
+	assert.Equal(t, "fatal", got.Event["level"])
+	exc := got.Event["exception"].(map[string]any)["values"].([]any)[0].(map[string]any)
+	assert.Equal(t, "panic", exc["type"])
+	assert.Equal(t, "boom", exc["value"])
+	require.Len(t, got.Attachments, 1)
+	assert.Equal(t, sentryevent.CrashOutputFilename, got.Attachments[0].Filename)
+	assert.Equal(t, "text/plain", got.Attachments[0].ContentType)
+	assert.Equal(t, "event.attachment", got.Attachments[0].AttachmentType)
+	assert.Contains(t, string(got.Attachments[0].Data), "panic: boom")
+
+	assert.Equal(t, "Sentry sentry_version=7, sentry_key="+srv.Key()+", sentry_client=sentry.go.crashguard/"+sentryevent.SDKVersion,
+		got.Header.Get("X-Sentry-Auth"))
+	assert.Equal(t, "sentry.go.crashguard/"+sentryevent.SDKVersion, got.Header.Get("User-Agent"))
+	assert.Equal(t, "application/x-sentry-envelope", got.Header.Get("Content-Type"))
+}
+
+func TestDeliveredCarriesRateLimits(t *testing.T) {
+	srv, s, env := setup(t)
+	srv.SetRateLimits("120:error:project, 10:attachment:project")
+	res := s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Delivered, res.Outcome)
+	assert.Equal(t, 120*time.Second, res.LimitedFor(transport.CategoryError))
+	assert.Equal(t, res.Received.Add(120*time.Second), res.Until(transport.CategoryError))
+	assert.Equal(t, 10*time.Second, res.LimitedFor(transport.CategoryAttachment))
+}
+
+func TestRetryOnServerError(t *testing.T) {
+	srv, s, env := setup(t)
+	srv.FailNext(1, 500)
+	srv.FailNextRetryAfter(1, 503, "42")
+
+	res := s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Retry, res.Outcome)
+	assert.Equal(t, 500, res.StatusCode)
+	assert.Zero(t, res.RetryAfter, "no Retry-After: the caller's backoff decides")
+	assert.ErrorIs(t, res.Err, transport.ErrServer)
+
+	res = s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Retry, res.Outcome)
+	assert.Equal(t, 42*time.Second, res.RetryAfter)
+
+	res = s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Delivered, res.Outcome, "the same envelope goes through once the server recovers")
+	assert.Len(t, srv.Events(), 1)
+	assert.Equal(t, sentrytest.Counts{Requests: 3, Accepted: 1, Failed: 2}, srv.Counts())
+}
+
+func TestRetryOnDroppedConnection(t *testing.T) {
+	srv, s, env := setup(t)
+	srv.DropNext(1)
+	res := s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Retry, res.Outcome)
+	assert.Zero(t, res.StatusCode)
+	assert.ErrorIs(t, res.Err, transport.ErrNetwork)
+	assert.Equal(t, 1, srv.Counts().Dropped)
+}
+
+func TestRetryOnTimeout(t *testing.T) {
+	srv, s, env := setup(t)
+	srv.Slow(time.Hour)
+	start := time.Now()
+	res := s.Send(ctx(t, 100*time.Millisecond), env)
+	assert.Less(t, time.Since(start), 5*time.Second, "the context bounds the send")
+	assert.Equal(t, transport.Retry, res.Outcome)
+	assert.ErrorIs(t, res.Err, transport.ErrNetwork)
+	assert.ErrorIs(t, res.Err, context.DeadlineExceeded)
+	assert.Empty(t, srv.Events())
+}
+
+func TestSenderTimeoutWithoutDeadline(t *testing.T) {
+	srv := sentrytest.New()
+	t.Cleanup(srv.Close)
+	srv.Slow(time.Hour)
+	s, err := transport.NewSender(srv.DSN(), transport.Options{Timeout: 100 * time.Millisecond})
+	require.NoError(t, err)
+	res := s.Send(context.Background(), crashEnvelope(t, srv.DSN()))
+	assert.Equal(t, transport.Retry, res.Outcome)
+	assert.ErrorIs(t, res.Err, context.DeadlineExceeded)
+}
+
+func TestRetryWhenServerIsGone(t *testing.T) {
+	srv, s, env := setup(t)
+	srv.Close()
+	// Refused or reset, depending on timing: either way no answer.
+	res := s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Retry, res.Outcome)
+	assert.Zero(t, res.StatusCode)
+	assert.ErrorIs(t, res.Err, transport.ErrNetwork)
+}
+
+func TestRateLimited(t *testing.T) {
+	srv, s, env := setup(t)
+	srv.RateLimitNext(1, "30", "60:error;transaction:org, 2700:default:organization")
+	srv.RateLimitNext(1, "30", "")
+	srv.RateLimitNext(1, "", "")
+
+	res := s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.RateLimited, res.Outcome)
+	assert.Equal(t, 429, res.StatusCode)
+	assert.Equal(t, 60*time.Second, res.RetryAfter, "X-Sentry-Rate-Limits for errors wins over Retry-After")
+	assert.Equal(t, []transport.RateLimit{
+		{Categories: []string{"error", "transaction"}, RetryAfter: 60 * time.Second, Scope: "org"},
+		{Categories: []string{"default"}, RetryAfter: 2700 * time.Second, Scope: "organization"},
+	}, res.RateLimits)
+	assert.ErrorIs(t, res.Err, transport.ErrRateLimited)
+
+	res = s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.RateLimited, res.Outcome)
+	assert.Equal(t, 30*time.Second, res.RetryAfter)
+
+	res = s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.RateLimited, res.Outcome)
+	assert.Equal(t, 60*time.Second, res.RetryAfter, "the default")
+	assert.Equal(t, 3, srv.Counts().RateLimited)
+	assert.Empty(t, srv.Events())
+}
+
+func TestRejected(t *testing.T) {
+	srv, s, env := setup(t)
+	srv.RejectNext(1, 400)
+	srv.RejectNext(1, 413)
+
+	res := s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Rejected, res.Outcome)
+	assert.Equal(t, 400, res.StatusCode)
+	assert.ErrorIs(t, res.Err, transport.ErrRejected)
+	assert.ErrorContains(t, res.Err, "injected 400", "the body head says why")
+
+	res = s.Send(ctx(t, 10*time.Second), env)
+	assert.Equal(t, transport.Rejected, res.Outcome)
+	assert.Equal(t, 413, res.StatusCode)
+}
+
+func TestRejectedByValidation(t *testing.T) {
+	srv, s, _ := setup(t)
+	res := s.Send(ctx(t, 10*time.Second), []byte("{}\n{\"type\":\"event\",\"length\":500}\n{}\n"))
+	assert.Equal(t, transport.Rejected, res.Outcome)
+	assert.Equal(t, 400, res.StatusCode)
+	assert.ErrorContains(t, res.Err, "length 500")
+	require.Len(t, srv.Rejections(), 1)
+}
+
+func TestRejectedWrongKey(t *testing.T) {
+	srv := sentrytest.New()
+	t.Cleanup(srv.Close)
+	dsn := strings.Replace(srv.DSN(), srv.Key(), "0000", 1)
+	s, err := transport.NewSender(dsn, transport.Options{})
+	require.NoError(t, err)
+	res := s.Send(ctx(t, 10*time.Second), crashEnvelope(t, dsn))
+	assert.Equal(t, transport.Rejected, res.Outcome)
+	assert.Equal(t, 401, res.StatusCode)
+	assert.ErrorIs(t, res.Err, transport.ErrRejected)
+	assert.ErrorIs(t, res.Err, transport.ErrUnauthorized)
+}
+
+func TestInvalidDSN(t *testing.T) {
+	for _, dsn := range []string{"", "not a url", "ftp://k@host/1", "https://host/1", "https://k@host/"} {
+		_, err := transport.NewSender(dsn, transport.Options{})
+		assert.ErrorIs(t, err, transport.ErrInvalidDSN, dsn)
+
+		res := transport.Send(context.Background(), nil, dsn, []byte("{}\n"))
+		assert.Equal(t, transport.Retry, res.Outcome, "a config mistake must not quarantine reports")
+		assert.ErrorIs(t, res.Err, transport.ErrInvalidDSN)
+	}
+}
+
+func TestSendFunction(t *testing.T) {
+	srv := sentrytest.New()
+	t.Cleanup(srv.Close)
+	res := transport.Send(ctx(t, 10*time.Second), &http.Client{}, srv.DSN(), crashEnvelope(t, srv.DSN()))
+	assert.Equal(t, transport.Delivered, res.Outcome)
+	assert.Len(t, srv.Events(), 1)
+}
+
+func TestEmptyEnvelope(t *testing.T) {
+	s, err := transport.NewSender("http://k@127.0.0.1:1/1", transport.Options{})
+	require.NoError(t, err)
+	res := s.Send(context.Background(), nil)
+	assert.ErrorIs(t, res.Err, transport.ErrEmptyEnvelope)
+}
+
+func TestEndpointAndSecret(t *testing.T) {
+	// A DSN with a path prefix and a (deprecated) secret key, as old
+	// self-hosted installations have.
+	var auth, path string
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth, path = r.Header.Get("X-Sentry-Auth"), r.URL.Path
+	}))
+	t.Cleanup(hs.Close)
+	dsn := "http://pub:sec@" + strings.TrimPrefix(hs.URL, "http://") + "/sentry/7"
+	s, err := transport.NewSender(dsn, transport.Options{SDKName: "x", SDKVersion: "9"})
+	require.NoError(t, err)
+	assert.Equal(t, hs.URL+"/sentry/api/7/envelope/", s.URL())
+	res := s.Send(ctx(t, 10*time.Second), []byte("{}\n"))
+	assert.Equal(t, transport.Delivered, res.Outcome)
+	assert.Equal(t, "/sentry/api/7/envelope/", path)
+	assert.Equal(t, "Sentry sentry_version=7, sentry_key=pub, sentry_client=x/9, sentry_secret=sec", auth)
+}
+
+func TestHugeErrorBodyIsCapped(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(400)
+		_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
+	}))
+	t.Cleanup(hs.Close)
+	s, err := transport.NewSender("http://k@"+strings.TrimPrefix(hs.URL, "http://")+"/1", transport.Options{})
+	require.NoError(t, err)
+	res := s.Send(ctx(t, 10*time.Second), []byte("{}\n"))
+	assert.Equal(t, transport.Rejected, res.Outcome)
+	assert.Less(t, len(res.Err.Error()), 1200)
+	assert.True(t, errors.Is(res.Err, transport.ErrRejected))
+}
