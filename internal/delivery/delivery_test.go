@@ -1,0 +1,247 @@
+package delivery
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/outbox"
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/sentryevent"
+	"github.com/crashguard/crashguard-go/internal/sentrytest"
+	"github.com/crashguard/crashguard-go/internal/transport"
+)
+
+func sampleReport(id string) *report.Report {
+	return &report.Report{
+		FormatVersion: report.FormatVersion,
+		EventID:       id,
+		RunID:         "run-" + id[:6],
+		Kind:          report.KindPanic,
+		Message:       "boom",
+		Goroutines: []report.Goroutine{{
+			ID: 1, State: "running", Crashed: true,
+			Frames: []report.Frame{{Function: "main.main", Package: "main", File: "/src/main.go", Line: 7, InApp: true}},
+		}},
+		CrashedGoroutine: 1,
+		Process: report.Process{
+			PID: 42, Executable: "/bin/app", GoVersion: "go1.26.8", GOOS: "linux", GOARCH: "amd64",
+			StartTime: time.Unix(1700000000, 0).UTC(), CrashTime: time.Unix(1700000100, 0).UTC(),
+		},
+		CrashOutput: "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:7 +0x1d\n",
+	}
+}
+
+type fixture struct {
+	ob   *outbox.Outbox
+	recv *sentrytest.Server
+	s    *Sender
+	now  time.Time
+}
+
+func newFixture(t *testing.T, ids ...string) *fixture {
+	t.Helper()
+	f := &fixture{recv: sentrytest.New(), now: time.Now()}
+	t.Cleanup(f.recv.Close)
+	var err error
+	f.ob, err = outbox.Open(filepath.Join(t.TempDir(), "outbox"), outbox.Options{Now: func() time.Time { return f.now }})
+	require.NoError(t, err)
+	for _, id := range ids {
+		require.NoError(t, f.ob.Put(sampleReport(id)))
+	}
+	tr, err := transport.NewSender(f.recv.DSN(), transport.Options{})
+	require.NoError(t, err)
+	f.s = &Sender{Outbox: f.ob, Transport: tr, Event: sentryevent.Options{Dsn: f.recv.DSN()},
+		Logger: discard(), Now: func() time.Time { return f.now }}
+	return f
+}
+
+func (f *fixture) pending(t *testing.T) []outbox.Entry {
+	t.Helper()
+	e, err := f.ob.List()
+	require.NoError(t, err)
+	return e
+}
+
+const id1 = "0123456789abcdef0123456789abcdef"
+const id2 = "fedcba9876543210fedcba9876543210"
+
+func TestDeliveredReportLeavesTheOutbox(t *testing.T) {
+	f := newFixture(t, id1)
+	st, err := f.s.SendAll(context.Background(), true)
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Delivered: 1}, st)
+	assert.Empty(t, f.pending(t))
+	ev := f.recv.Events()
+	require.Len(t, ev, 1)
+	assert.Equal(t, id1, ev[0].EventID)
+	assert.Equal(t, "fatal", ev[0].Event["level"])
+}
+
+func TestServerErrorsKeepTheReportWithBackoffUntilSuccess(t *testing.T) {
+	f := newFixture(t, id1)
+	f.recv.FailNext(2, 500)
+
+	st, err := f.s.SendAll(context.Background(), true)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	require.ErrorIs(t, err, transport.ErrServer)
+	assert.Equal(t, Stats{Kept: 1}, st)
+	p := f.pending(t)
+	require.Len(t, p, 1)
+	assert.Equal(t, 1, p[0].State.Attempts)
+	assert.True(t, p[0].State.NextAttempt.After(f.now), "a failed report waits before the next try")
+
+	// The background pass honours the backoff: nothing is sent.
+	before := f.recv.Counts().Requests
+	st, err = f.s.SendAll(context.Background(), true)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	assert.Equal(t, Stats{Kept: 1}, st)
+	assert.Equal(t, before, f.recv.Counts().Requests)
+
+	// An explicit flush tries now; the second 500, then success.
+	_, err = f.s.SendAll(context.Background(), false)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	assert.Equal(t, 2, f.pending(t)[0].State.Attempts)
+	st, err = f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Delivered: 1}, st)
+	assert.Empty(t, f.pending(t))
+	assert.Len(t, f.recv.Events(), 1)
+	assert.Equal(t, 2, f.recv.Counts().Failed)
+}
+
+func TestRateLimitIsHonouredAcrossPassesAndOnlyUntilItEnds(t *testing.T) {
+	f := newFixture(t, id1, id2)
+	f.recv.RateLimitNext(1, "120", "")
+
+	st, err := f.s.SendAll(context.Background(), false)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	assert.Equal(t, Stats{Kept: 2}, st, "the 429 stops the pass: the second report is not even tried")
+	assert.Equal(t, 1, f.recv.Counts().Requests)
+	until, limited := f.ob.RateLimited(transport.CategoryError, f.now)
+	require.True(t, limited)
+	assert.WithinDuration(t, time.Now().Add(120*time.Second), until, 5*time.Second)
+
+	_, err = f.s.SendAll(context.Background(), false)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	assert.Equal(t, 1, f.recv.Counts().Requests, "nothing is sent while the limit lasts")
+
+	f.now = f.now.Add(121 * time.Second)
+	st, err = f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Delivered: 2}, st)
+}
+
+func TestSentryRateLimitsHeaderOnAcceptedEnvelopeIsStored(t *testing.T) {
+	f := newFixture(t, id1)
+	f.recv.SetRateLimits("60:error:organization")
+	_, err := f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	_, limited := f.ob.RateLimited(transport.CategoryError, f.now)
+	assert.True(t, limited)
+}
+
+func TestPermanentRejectionQuarantinesWithReason(t *testing.T) {
+	for _, status := range []int{400, 413} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			f := newFixture(t, id1)
+			f.recv.RejectNext(1, status)
+			st, err := f.s.SendAll(context.Background(), false)
+			require.NoError(t, err)
+			assert.Equal(t, Stats{Quarantined: 1}, st)
+			assert.Empty(t, f.pending(t))
+			reason, err := os.ReadFile(filepath.Join(f.ob.Dir(), "quarantine", id1+".json.reason"))
+			require.NoError(t, err)
+			assert.Contains(t, string(reason), strconv.Itoa(status))
+		})
+	}
+}
+
+func TestUnauthorizedDSNKeepsTheReport(t *testing.T) {
+	f := newFixture(t, id1)
+	f.recv.RejectNext(1, 401)
+	st, err := f.s.SendAll(context.Background(), false)
+	require.ErrorIs(t, err, transport.ErrUnauthorized)
+	assert.Equal(t, Stats{Kept: 1}, st)
+	assert.Len(t, f.pending(t), 1)
+}
+
+func TestDroppedConnectionAndTimeoutKeepTheReport(t *testing.T) {
+	f := newFixture(t, id1)
+	f.recv.DropNext(1)
+	_, err := f.s.SendAll(context.Background(), false)
+	require.ErrorIs(t, err, transport.ErrNetwork)
+	require.Len(t, f.pending(t), 1)
+
+	f.recv.Slow(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = f.s.SendAll(ctx, false)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	require.Len(t, f.pending(t), 1, "a timed-out post keeps the report")
+	f.recv.Slow(0)
+
+	_, err = f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	assert.Empty(t, f.pending(t))
+	assert.Len(t, f.recv.Events(), 1)
+}
+
+func TestBeforeSendDropRemovesTheReportWithoutSending(t *testing.T) {
+	f := newFixture(t, id1)
+	f.s.Event.BeforeSend = func(*sentry.Event) *sentry.Event { return nil }
+	st, err := f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Dropped: 1}, st)
+	assert.Empty(t, f.pending(t))
+	assert.Zero(t, f.recv.Counts().Requests)
+}
+
+func TestTwoSendersNeverSendTheSameReportTwice(t *testing.T) {
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = sampleID(i)
+	}
+	f := newFixture(t, ids...)
+	other, err := outbox.Open(f.ob.Dir(), outbox.Options{})
+	require.NoError(t, err)
+	s2 := *f.s
+	s2.Outbox = other
+
+	var wg sync.WaitGroup
+	for _, s := range []*Sender{f.s, &s2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = s.SendAll(context.Background(), false)
+		}()
+	}
+	wg.Wait()
+	// Whatever one skipped as busy the other delivered; a final pass mops up.
+	_, err = f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+
+	seen := map[string]int{}
+	for _, e := range f.recv.Events() {
+		seen[e.EventID]++
+	}
+	assert.Len(t, seen, len(ids))
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "event %s sent %d times", id, n)
+	}
+}
+
+func sampleID(i int) string {
+	const hex = "0123456789abcdef"
+	b := []byte("00000000000000000000000000000000")
+	b[30], b[31] = hex[i/16], hex[i%16]
+	return string(b)
+}
