@@ -84,6 +84,7 @@ func TestDeliveredReportLeavesTheOutbox(t *testing.T) {
 	require.Len(t, ev, 1)
 	assert.Equal(t, id1, ev[0].EventID)
 	assert.Equal(t, "fatal", ev[0].Event["level"])
+	assert.NoError(t, ev[0].SchemaErr)
 }
 
 func TestServerErrorsKeepTheReportWithBackoffUntilSuccess(t *testing.T) {

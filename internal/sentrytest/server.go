@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/crashguard/crashguard-go/internal/sentryschema"
 )
 
 // MaxBodySize is the largest request body the receiver reads; a larger one
@@ -61,6 +63,10 @@ type Received struct {
 	Envelope *Envelope
 	// Header is the HTTP request header.
 	Header http.Header
+	// SchemaErr is why the event does not validate against Sentry's event
+	// schema (sentryschema), nil when it does. The receiver accepts such an
+	// event, as Relay would normalize it, but tests assert SchemaErr is nil.
+	SchemaErr error
 }
 
 // Attachment is one attachment item.
@@ -399,6 +405,7 @@ func parseReceived(body []byte) (Received, error) {
 				rec.EventID = id
 			}
 			rec.Event, rec.Raw = ev, it.Payload
+			rec.SchemaErr = sentryschema.Validate(it.Payload)
 		case "attachment":
 			a := Attachment{Data: it.Payload}
 			a.Filename, _ = it.Header["filename"].(string)
