@@ -1,0 +1,248 @@
+package symbolize
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+)
+
+// maxNoteSize caps a note section or segment read while looking for the
+// build-id; real ones are a few dozen bytes.
+const maxNoteSize = 64 << 10
+
+// BuildID returns the GNU build-id (the NT_GNU_BUILD_ID note's bytes) of
+// the ELF file at path: the identity Sentry and the crash record use for
+// ELF images. A file without one returns an error.
+func BuildID(path string) ([]byte, error) {
+	f, _, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil, err
+	}
+	id := elfBuildID(ef)
+	if id == nil {
+		return nil, fmt.Errorf("%s: no GNU build-id note", path)
+	}
+	return id, nil
+}
+
+// elfBuildID finds NT_GNU_BUILD_ID in the note sections, else in the
+// PT_NOTE segments (a file whose section headers were removed).
+func elfBuildID(f *elf.File) []byte {
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_NOTE || s.Size > maxNoteSize {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			continue
+		}
+		if id := gnuBuildID(data, f.ByteOrder, s.Addralign); id != nil {
+			return id
+		}
+	}
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_NOTE || p.Filesz > maxNoteSize {
+			continue
+		}
+		data := make([]byte, p.Filesz)
+		if _, err := io.ReadFull(p.Open(), data); err != nil {
+			continue
+		}
+		if id := gnuBuildID(data, f.ByteOrder, p.Align); id != nil {
+			return id
+		}
+	}
+	return nil
+}
+
+// gnuBuildID walks ELF notes (namesz, descsz, type, name, desc; name and
+// desc padded to align, which is 4, or 8 for some PT_NOTE segments) and
+// returns the descriptor of the "GNU" note of type NT_GNU_BUILD_ID (3).
+func gnuBuildID(data []byte, order binary.ByteOrder, align uint64) []byte {
+	if align != 8 {
+		align = 4
+	}
+	pad := func(n uint64) uint64 { return (n + align - 1) &^ (align - 1) }
+	for len(data) >= 12 {
+		namesz := uint64(order.Uint32(data[0:]))
+		descsz := uint64(order.Uint32(data[4:]))
+		typ := order.Uint32(data[8:])
+		rest := uint64(len(data) - 12)
+		if namesz > rest || pad(namesz) > rest || descsz > rest-pad(namesz) {
+			return nil
+		}
+		name := data[12 : 12+namesz]
+		desc := data[12+pad(namesz) : 12+pad(namesz)+descsz]
+		if typ == 3 && bytes.Equal(bytes.TrimRight(name, "\x00"), []byte("GNU")) && descsz > 0 {
+			return bytes.Clone(desc)
+		}
+		next := 12 + pad(namesz) + pad(descsz)
+		if next > uint64(len(data)) {
+			return nil
+		}
+		data = data[next:]
+	}
+	return nil
+}
+
+// openELF reads the ELF image in r and checks that its build-id is want.
+// A stripped image borrows symbols and lines from its separate debug file
+// when one with the same build-id is found in debugDirs.
+func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return nil, err
+	}
+	have := elfBuildID(f)
+	if have == nil {
+		return nil, fmt.Errorf("%w: file has no build-id, the image had %x", errMismatch, want)
+	}
+	if !bytes.Equal(have, want) {
+		return nil, fmt.Errorf("%w: build-id %x, the image had %x", errMismatch, have, want)
+	}
+
+	o := &object{fixed: f.Type == elf.ET_EXEC}
+	first := true
+	var end uint64
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD {
+			continue
+		}
+		// The image starts where its first byte (the ELF header) is
+		// mapped: the first PT_LOAD maps file offset p_offset at p_vaddr.
+		if first && p.Off <= p.Vaddr {
+			o.vmaddr, first = p.Vaddr-p.Off, false
+		}
+		end = max(end, p.Vaddr+p.Memsz)
+	}
+	if first || end <= o.vmaddr {
+		return nil, errors.New("no loadable segment")
+	}
+	o.span = end - o.vmaddr
+
+	raw, anchors, full := elfSymbols(f)
+	o.anchors = anchors
+	dwarfFile := f
+	if !full || !hasELFDWARF(f) {
+		if df, c := debugFile(want, debugDirs); df != nil {
+			o.closers = append(o.closers, c)
+			if draw, danchors, dfull := elfSymbols(df); !full && dfull {
+				raw = draw
+				for k, v := range danchors {
+					o.anchors[k] = v
+				}
+			}
+			if !hasELFDWARF(f) {
+				dwarfFile = df
+			}
+		}
+	}
+	o.syms = newSymtab(raw)
+	if s := f.Section(".text"); s != nil {
+		o.textStart, o.textEnd = s.Addr, s.Addr+s.Size
+	}
+	// The Go linker never emits .init; every host (gcc, clang) link does,
+	// from crti.o, and puts C start-up code ahead of Go text.
+	o.internalLink = f.Section(".init") == nil
+
+	if s := f.Section(".gopclntab"); s != nil {
+		if data, err := s.Data(); err == nil {
+			o.gopcln, _ = newGoTable(data, f.ByteOrder)
+		}
+	}
+	if hasELFDWARF(dwarfFile) {
+		o.loadDWARF = func() (*dwarf.Data, error) { return dwarfFile.DWARF() }
+	}
+	return o, nil
+}
+
+// debugFile opens the separate debug file of the image with build-id id,
+// if one with that build-id exists in dirs.
+func debugFile(id []byte, dirs []string) (*elf.File, io.Closer) {
+	if len(id) < 2 {
+		return nil, nil
+	}
+	h := hex.EncodeToString(id)
+	for _, dir := range dirs {
+		f, _, err := openRegular(filepath.Join(dir, ".build-id", h[:2], h[2:]+".debug"))
+		if err != nil {
+			continue
+		}
+		ef, err := elf.NewFile(f)
+		if err == nil && bytes.Equal(elfBuildID(ef), id) {
+			return ef, f
+		}
+		f.Close()
+	}
+	return nil, nil
+}
+
+// elfSymbols returns the function symbols of .symtab, or of .dynsym when
+// .symtab was stripped (a shared library keeps its exported functions
+// there), the addresses of the Go text anchors among them, and whether
+// they came from .symtab.
+func elfSymbols(f *elf.File) ([]rawSym, map[string]uint64, bool) {
+	syms, err := f.Symbols()
+	full := err == nil && len(syms) > 0
+	if !full {
+		syms, _ = f.DynamicSymbols()
+	}
+	anchors := map[string]uint64{}
+	var raw []rawSym
+	for _, s := range syms {
+		typ := elf.ST_TYPE(s.Info)
+		if typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC {
+			continue
+		}
+		if s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE || int(s.Section) >= len(f.Sections) {
+			continue
+		}
+		sec := f.Sections[s.Section]
+		if sec.Flags&elf.SHF_EXECINSTR == 0 {
+			continue
+		}
+		if isAnchor(s.Name) {
+			anchors[s.Name] = s.Value
+		}
+		if goMarkers[s.Name] {
+			continue
+		}
+		rank := 0
+		if s.Size > 0 {
+			rank += 4
+		}
+		switch elf.ST_BIND(s.Info) {
+		case elf.STB_GLOBAL:
+			rank += 2
+		case elf.STB_WEAK:
+			rank++
+		}
+		raw = append(raw, rawSym{name: s.Name, addr: s.Value, size: s.Size, limit: sec.Addr + sec.Size, rank: rank})
+	}
+	return raw, anchors, full
+}
+
+// hasELFDWARF reports whether f has line tables small enough to load.
+func hasELFDWARF(f *elf.File) bool {
+	var total uint64
+	line := false
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, ".debug_") || strings.HasPrefix(s.Name, ".zdebug_") {
+			total += s.Size
+			line = line || strings.HasSuffix(s.Name, "debug_line")
+		}
+	}
+	return line && total <= maxDebugSize
+}

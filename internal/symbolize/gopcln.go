@@ -1,0 +1,192 @@
+package symbolize
+
+import (
+	"debug/gosym"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// goTable is the Go pc-line table (.gopclntab / __gopclntab) of an image:
+// function, file and line for any pc in Go text, even in a binary whose
+// symbol table was stripped (the runtime needs the table, so strip keeps it).
+//
+// Since Go 1.18 function entries are stored as offsets from runtime.text,
+// and the header field that once held runtime.text is written as 0 by
+// current linkers. runtime.text is not the start of the text section when
+// a host linker put C start-up code first (cgo, -linkmode=external), so
+// the table is built at text 0 and the text start is found separately
+// (resolveText) before any lookup; with a wrong start every answer would
+// be a neighbouring function, so an image whose start cannot be found is
+// not looked up at all.
+type goTable struct {
+	tab      *gosym.Table
+	relative bool   // entries are offsets from runtime.text (Go 1.18+)
+	text     uint64 // runtime.text as a file address, once known
+	known    bool   // text has been resolved
+	size     uint64 // end of the last function, in table coordinates
+}
+
+// pclntab magic numbers (first 4 bytes, in the file's byte order).
+const (
+	go12magic  = 0xfffffffb
+	go116magic = 0xfffffffa
+	go118magic = 0xfffffff0
+	go120magic = 0xfffffff1
+)
+
+// newGoTable parses a pc-line table. order is the image's byte order.
+func newGoTable(data []byte, order binary.ByteOrder) (g *goTable, err error) {
+	if len(data) < 16 {
+		return nil, errors.New("pclntab too short")
+	}
+	g = &goTable{}
+	switch order.Uint32(data) {
+	case go118magic, go120magic:
+		g.relative = true
+	case go12magic, go116magic:
+		// Entries are absolute addresses: nothing to resolve.
+		g.known = true
+	default:
+		return nil, fmt.Errorf("unknown pclntab magic %#x", order.Uint32(data))
+	}
+	// debug/gosym trusts its input; a corrupt table must cost us one
+	// image, not the collector.
+	defer func() {
+		if r := recover(); r != nil {
+			g, err = nil, fmt.Errorf("pclntab: %v", r)
+		}
+	}()
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, 0))
+	if err != nil {
+		return nil, err
+	}
+	if len(tab.Funcs) == 0 {
+		return nil, errors.New("pclntab has no functions")
+	}
+	g.tab = tab
+	g.size = tab.Funcs[len(tab.Funcs)-1].End
+	return g, nil
+}
+
+// goAnchors are functions written in Go (or Go assembly) that a binary
+// also lists in its ELF or Mach-O symbol table even when stripped: cgo
+// exports them to C through the dynamic symbol table. Their address there
+// minus their offset in the table is runtime.text.
+var goAnchors = []string{"crosscall2", "_cgo_topofstack", "_cgo_panic"}
+
+// isAnchor reports whether a symbol's address helps find runtime.text.
+func isAnchor(name string) bool {
+	if name == "runtime.text" {
+		return true
+	}
+	for _, a := range goAnchors {
+		if name == a {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveText finds runtime.text for o's table, in order of certainty:
+//  1. the runtime.text symbol;
+//  2. a Go function also named in the symbol table (goAnchors), which
+//     must agree with every other one found;
+//  3. the text section start, when the Go linker linked the image itself
+//     (it always puts runtime.text first);
+//  4. the sentinel: sentinelFile is the file address of a named Go
+//     function, known when the caller knows the image's bias.
+//
+// The result must put all of Go text inside the text section.
+func (g *goTable) resolveText(o *object, sentinelName string, sentinelFile uint64) error {
+	if g.known {
+		return nil
+	}
+	var (
+		text  uint64
+		found bool
+		how   string
+	)
+	if a, ok := o.anchors["runtime.text"]; ok {
+		text, found, how = a, true, "runtime.text symbol"
+	}
+	if !found {
+		for _, name := range goAnchors {
+			a, ok := o.anchors[name]
+			if !ok {
+				continue
+			}
+			f := g.tab.LookupFunc(name)
+			if f == nil || a < f.Entry {
+				continue
+			}
+			if found && a-f.Entry != text {
+				return fmt.Errorf("go text anchors disagree (%s)", name)
+			}
+			text, found, how = a-f.Entry, true, "anchor "+name
+		}
+	}
+	if !found && o.internalLink {
+		text, found, how = o.textStart, true, "text section (internal link)"
+	}
+	if !found && sentinelName != "" {
+		if f := g.tab.LookupFunc(sentinelName); f != nil && sentinelFile >= f.Entry {
+			text, found, how = sentinelFile-f.Entry, true, "sentinel"
+		}
+	}
+	if !found {
+		return errors.New("cannot locate runtime.text (stripped, externally linked)")
+	}
+	if o.textEnd == 0 {
+		return errors.New("no text section to check Go text against")
+	}
+	if text < o.textStart || text+g.size > o.textEnd {
+		return fmt.Errorf("go text at %#x+%#x (from %s) is outside the text section %#x-%#x",
+			text, g.size, how, o.textStart, o.textEnd)
+	}
+	g.text, g.known = text, true
+	return nil
+}
+
+// lookup returns the Go function holding the file address addr, with the
+// file and line of addr.
+func (g *goTable) lookup(addr uint64) (fn *gosym.Func, file string, line int) {
+	if g == nil || !g.known {
+		return nil, "", 0
+	}
+	pc := addr
+	if g.relative {
+		if addr < g.text {
+			return nil, "", 0
+		}
+		pc = addr - g.text
+	}
+	defer func() {
+		if recover() != nil {
+			fn, file, line = nil, "", 0
+		}
+	}()
+	file, line, fn = g.tab.PCToLine(pc)
+	return fn, file, line
+}
+
+// entry returns fn's entry as a file address.
+func (g *goTable) entry(fn *gosym.Func) uint64 {
+	if g.relative {
+		return fn.Entry + g.text
+	}
+	return fn.Entry
+}
+
+// funcAddr returns the file address of the Go function called name, once
+// the text start is known.
+func (g *goTable) funcAddr(name string) (uint64, bool) {
+	if !g.known {
+		return 0, false
+	}
+	f := g.tab.LookupFunc(name)
+	if f == nil {
+		return 0, false
+	}
+	return g.entry(f), true
+}

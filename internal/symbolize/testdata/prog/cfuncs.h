@@ -1,0 +1,1 @@
+int c_crash_here(int x);
