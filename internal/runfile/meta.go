@@ -22,6 +22,11 @@ type Meta struct {
 	PID       int            `json:"pid"`
 	StartTime time.Time      `json:"start_time"`
 	Process   report.Process `json:"process"`
+	// FatalStrings are the addresses of the runtime's fatal error texts in
+	// this process (traceback.FatalStrings): the crash output prints them as
+	// the thrower's first argument, which names the exact fatal error that
+	// the output itself leaves out.
+	FatalStrings map[uint64]string `json:"fatal_strings,omitempty"`
 	// FlightRecorder is true when the native layer was asked to record.
 	FlightRecorder bool `json:"flight_recorder,omitempty"`
 }

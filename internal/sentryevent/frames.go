@@ -133,6 +133,11 @@ func exceptionStacktrace(r *report.Report) *sentry.Stacktrace {
 	var frames []sentry.Frame
 	if g := crashedGoroutine(r); g != nil {
 		frames = goStack(g.Frames)
+	} else if r.Native == nil && len(r.Goroutines) > 0 {
+		// No goroutine crashed (a deadlock: all blocked). The first one
+		// printed, goroutine 1 in practice, is where the program is stuck,
+		// and gives the event a stack to group by.
+		frames = goStack(r.Goroutines[0].Frames)
 	}
 	frames = append(frames, nativeStack(r.Native)...)
 	if len(frames) == 0 && r.Native != nil && r.Native.PC != 0 {

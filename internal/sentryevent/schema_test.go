@@ -13,4 +13,3 @@ func requireValidEvent(t *testing.T, event []byte) {
 	t.Helper()
 	require.NoError(t, sentryschema.Validate(event), "event does not validate:\n%s", event)
 }
-

@@ -1,0 +1,136 @@
+//go:build unix
+
+package crashguard
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// childTimeout bounds every crashing child: a hang fails the test, it does
+// not hang the machine.
+const childTimeout = 90 * time.Second
+
+var progs struct {
+	mu   sync.Mutex
+	dir  string
+	bins map[string]string
+}
+
+// testprog builds testprogs/<name> once per test binary and returns its path.
+func testprog(t *testing.T, name string) string { return testprogCgo(t, name, true) }
+
+// testprogCgo builds testprogs/<name> with cgo on or off. Off matters for
+// more than the native layer: Go's deadlock detector never fires in a
+// binary linked with cgo (runtime checkdead counts the cgo threads as
+// running), and net, which sentry-go imports, links cgo by default.
+func testprogCgo(t *testing.T, name string, cgo bool) string {
+	t.Helper()
+	progs.mu.Lock()
+	defer progs.mu.Unlock()
+	key := name
+	if !cgo {
+		key += "-nocgo"
+	}
+	if bin, ok := progs.bins[key]; ok {
+		return bin
+	}
+	if progs.dir == "" {
+		dir, err := os.MkdirTemp("", "crashguard-testprogs-")
+		require.NoError(t, err)
+		progs.dir, progs.bins = dir, map[string]string{}
+	}
+	bin := filepath.Join(progs.dir, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "../testprogs/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if cgo {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "build testprogs/%s:\n%s", name, out)
+	progs.bins[key] = bin
+	return bin
+}
+
+// childResult is how a child ended.
+type childResult struct {
+	pid    int
+	exit   int            // exit status, -1 when killed by a signal
+	signal syscall.Signal // the killing signal, 0 when it exited
+	stdout string
+	stderr string
+}
+
+// runChild runs bin with args in a fresh environment that points crashguard
+// at dir (plus extra env), waits for it with a deadline and reports how it
+// ended.
+func runChild(t *testing.T, bin, dir string, env []string, args ...string) childResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = t.TempDir() // a core file, if any, lands here and not in the repo
+	cmd.Env = append(baseEnv(), "CRASHGUARD_DIR="+dir)
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	require.NoError(t, ctx.Err(), "child %s %v did not end within %s\nstderr:\n%s", bin, args, childTimeout, stderr.String())
+	res := childResult{pid: cmd.Process.Pid, stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		require.NoError(t, err, "start child")
+	}
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	res.exit = ws.ExitStatus()
+	if ws.Signaled() {
+		res.signal = ws.Signal()
+	}
+	return res
+}
+
+// baseEnv is the environment of the test without anything that would change
+// a child's crash behaviour or send to a real Sentry.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "SENTRY_"), strings.HasPrefix(k, "CRASHGUARD_"),
+			k == "GOTRACEBACK", k == "GODEBUG", k == "GOGC", k == "GOMEMLIMIT":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// lineOf returns the 1-based line of the first line of file containing s, so
+// that tests assert exact line numbers without hard-coding them.
+func lineOf(t *testing.T, file, s string) int {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if strings.Contains(sc.Text(), s) {
+			return n
+		}
+	}
+	t.Fatalf("%q not found in %s", s, file)
+	return 0
+}

@@ -1,0 +1,40 @@
+package crashguard
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+
+	"github.com/crashguard/crashguard-go/internal/delivery"
+	"github.com/crashguard/crashguard-go/internal/sentryevent"
+	"github.com/crashguard/crashguard-go/internal/transport"
+)
+
+// defaultHTTPTimeout bounds one envelope post when Options.HTTPClient is nil.
+const defaultHTTPTimeout = 30 * time.Second
+
+// deliver sends what the outbox holds. honourBackoff is false for an explicit
+// Flush: the user asked for an attempt now.
+func (g *Guard) deliver(ctx context.Context, honourBackoff bool) error {
+	client := g.opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: defaultHTTPTimeout}
+	}
+	tr, err := transport.NewSender(g.s.dsn, transport.Options{
+		Client:     client,
+		SDKName:    sentryevent.SDKName,
+		SDKVersion: sentryevent.SDKVersion,
+	})
+	if err != nil {
+		return err
+	}
+	ev := sentryevent.Options{Dsn: g.s.dsn}
+	if bs := g.opts.Sentry.BeforeSend; bs != nil {
+		ev.BeforeSend = func(e *sentry.Event) *sentry.Event { return bs(e, &sentry.EventHint{}) }
+	}
+	s := &delivery.Sender{Outbox: g.outbox.Outbox, Transport: tr, Event: ev, Logger: g.s.logger}
+	_, err = s.SendAll(ctx, honourBackoff)
+	return err
+}

@@ -1,0 +1,27 @@
+package crashguard
+
+import (
+	"errors"
+
+	"github.com/crashguard/crashguard-go/internal/delivery"
+)
+
+// Errors returned by crashguard. Match them with errors.Is.
+var (
+	// ErrInvalidDSN means the Sentry DSN could not be parsed. Install still
+	// installs the crash capture; reports are kept on disk.
+	ErrInvalidDSN = errors.New("crashguard: invalid Sentry DSN")
+	// ErrDisabled means CRASHGUARD_DISABLE=1 turned Install into a no-op.
+	ErrDisabled = errors.New("crashguard: disabled by CRASHGUARD_DISABLE")
+	// ErrUnsupported means what was asked cannot be done on this platform or
+	// build (for example a darwin-only suppression mode on Linux, or the
+	// native layer with cgo off).
+	ErrUnsupported = errors.New("crashguard: not supported on this platform")
+	// ErrNotDelivered means Flush left reports in the outbox: Sentry could
+	// not be reached, answered with an error, or asked for a pause. They are
+	// sent by a later Flush or the next start.
+	ErrNotDelivered = delivery.ErrNotDelivered
+	// ErrNoDSN means Flush had reports to send but no DSN to send them to;
+	// they stay in the outbox.
+	ErrNoDSN = errors.New("crashguard: no Sentry DSN; reports kept on disk")
+)

@@ -1,0 +1,152 @@
+package crashguard
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/crashguard/crashguard-go/internal/collector"
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/runfile"
+)
+
+// Guard is the handle Install returns.
+type Guard struct {
+	s         settings
+	opts      Options
+	disabled  bool
+	run       *runfile.Run
+	outbox    outboxStore
+	collector *collector.Collector
+	layers    Layers
+
+	// flushSem serializes Flush (the background one included): a Flush must
+	// not return while another is still sending a report it skipped.
+	flushSem chan struct{}
+	bgDone   chan struct{}
+
+	suppress suppressionState
+}
+
+// Layers says which capture layers are active in this process.
+type Layers struct {
+	// CrashOutput: Go's crash output goes to the run's crash file.
+	CrashOutput bool
+	// SignalChain: crashguard's fatal-signal handlers sit in front of Go's.
+	SignalChain bool
+	// MachExceptions: the Mach exception thread receives EXC_BAD_ACCESS
+	// first (darwin).
+	MachExceptions bool
+	// FlightRecorder: native fault records are written to the run's
+	// flight recorder file.
+	FlightRecorder bool
+}
+
+// String lists the active layers, e.g. "crash-output+signal-chain".
+func (l Layers) String() string {
+	var parts []string
+	for _, p := range []struct {
+		on   bool
+		name string
+	}{{l.CrashOutput, "crash-output"}, {l.SignalChain, "signal-chain"}, {l.MachExceptions, "mach"}, {l.FlightRecorder, "flight-recorder"}} {
+		if p.on {
+			parts = append(parts, p.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "+")
+}
+
+// Report describes a crash report kept on disk.
+type Report struct {
+	// EventID is the Sentry event id the report will be sent with.
+	EventID string
+	// RunID names the process run that crashed.
+	RunID string
+	// Kind is "panic", "fatal_error" or "fault".
+	Kind string
+	// Message is the panic value or fatal error text.
+	Message string
+	// MessageInferred is true when the runtime did not print the message and
+	// crashguard inferred it from the stack (golang/go#76859).
+	MessageInferred bool
+	// CrashTime is when the process crashed.
+	CrashTime time.Time
+	// Attempts counts failed deliveries so far.
+	Attempts int
+	// LastError is why the last delivery failed, if it did.
+	LastError string
+}
+
+// Layers returns the capture layers active in this process.
+func (g *Guard) Layers() Layers { return g.layers }
+
+// Dir returns the directory holding the run files and the outbox.
+func (g *Guard) Dir() string { return g.s.dir }
+
+// RunID returns the id of this process's run.
+func (g *Guard) RunID() string {
+	if g.run == nil {
+		return ""
+	}
+	return g.run.ID
+}
+
+// Flush collects every dead run into the outbox and delivers everything
+// pending, retrying now even reports whose backoff has not passed (but not
+// while Sentry's rate limit lasts). It returns when all is done or ctx ends.
+// Reports that could not be delivered stay in the outbox and the error says
+// why: errors.Is(err, ErrNotDelivered), or ErrNoDSN when there is nowhere to
+// send them.
+func (g *Guard) Flush(ctx context.Context) error { return g.flush(ctx, false) }
+
+func (g *Guard) flush(ctx context.Context, honourBackoff bool) error {
+	if g.disabled {
+		return nil
+	}
+	select {
+	case g.flushSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-g.flushSem }()
+
+	_, cerr := g.collector.CollectAll()
+	if g.s.dsn == "" {
+		pending, err := g.outbox.count()
+		if err == nil && pending > 0 {
+			return errors.Join(cerr, ErrNoDSN)
+		}
+		return errors.Join(cerr, err)
+	}
+	return errors.Join(cerr, g.deliver(ctx, honourBackoff))
+}
+
+// Pending lists the reports on disk not yet delivered, oldest first. It
+// collects any dead run first (local work, no network), so a crash of an
+// earlier process is listed even before the background delivery got to it.
+func (g *Guard) Pending() ([]Report, error) {
+	if g.disabled {
+		return nil, nil
+	}
+	_, cerr := g.collector.CollectAll()
+	reps, err := g.outbox.pending()
+	return reps, errors.Join(cerr, err)
+}
+
+func summarize(r *report.Report) Report {
+	return Report{
+		EventID:         r.EventID,
+		RunID:           r.RunID,
+		Kind:            string(r.Kind),
+		Message:         r.Message,
+		MessageInferred: r.MessageInferred,
+		CrashTime:       r.Process.CrashTime,
+	}
+}
+
+func (g *Guard) log() *slog.Logger { return g.s.logger }

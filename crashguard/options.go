@@ -1,0 +1,167 @@
+package crashguard
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/getsentry/sentry-go"
+)
+
+// Options configure Install. The zero value is valid.
+type Options struct {
+	// Sentry are sentry-go's own client options. crashguard uses Dsn,
+	// Release, Environment, Dist, ServerName, Tags and BeforeSend, with
+	// sentry-go's environment fallbacks (SENTRY_DSN, SENTRY_RELEASE,
+	// SENTRY_ENVIRONMENT). An empty Dsn keeps reports on disk only.
+	Sentry sentry.ClientOptions
+	// Dir holds the run files and the outbox. Empty means CRASHGUARD_DIR,
+	// else os.UserCacheDir()/crashguard/<executable name>.
+	Dir string
+	// Logger receives crashguard's own diagnostics. Nil means silent.
+	Logger *slog.Logger
+	// Traceback raises the Go traceback level for the crash output, as
+	// debug.SetTraceback does ("all" puts every goroutine in the report,
+	// "system" adds runtime frames and pc= values). Empty keeps the
+	// program's own GOTRACEBACK (default "single": only the crashing
+	// goroutine). It can only raise the level, never lower what GOTRACEBACK
+	// asks for.
+	Traceback string
+	// DisableNative turns off the native layer (signal chain, Mach
+	// exception thread, flight recorder) even when cgo is available.
+	DisableNative bool
+	// SuppressOSCrashReports switches off the operating system's own crash
+	// report once crashguard holds it: Linux core dumps (PR_SET_DUMPABLE=0
+	// and RLIMIT_CORE=0), macOS Crash Reporter (see DarwinSuppression).
+	// Default false: the OS behaves exactly as without crashguard.
+	SuppressOSCrashReports bool
+	// DarwinSuppression chooses how Crash Reporter is switched off on macOS.
+	// The zero value is SuppressByExit.
+	DarwinSuppression DarwinSuppression
+	// HTTPClient sends envelopes. Nil means a client with a 30s timeout.
+	HTTPClient *http.Client
+}
+
+// settings are Options resolved against the environment.
+type settings struct {
+	dsn         string
+	dsnErr      error
+	dir         string
+	release     string
+	environment string
+	serverName  string
+	traceback   string
+	logger      *slog.Logger
+}
+
+func resolve(o Options) (settings, error) {
+	s := settings{logger: o.Logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.dsn = o.Sentry.Dsn
+	if s.dsn == "" {
+		s.dsn = os.Getenv("SENTRY_DSN")
+	}
+	if s.dsn != "" {
+		if _, err := sentry.NewDsn(s.dsn); err != nil {
+			s.dsnErr = fmt.Errorf("%w: %v", ErrInvalidDSN, err)
+			s.dsn = ""
+		}
+	}
+	s.release = o.Sentry.Release
+	if s.release == "" {
+		s.release = defaultRelease()
+	}
+	s.environment = o.Sentry.Environment
+	if s.environment == "" {
+		s.environment = os.Getenv("SENTRY_ENVIRONMENT")
+	}
+	s.serverName = o.Sentry.ServerName
+	if s.serverName == "" {
+		s.serverName, _ = os.Hostname()
+	}
+	dir, err := resolveDir(o.Dir)
+	if err != nil {
+		return s, err
+	}
+	s.dir = dir
+	s.traceback = effectiveTraceback(os.Getenv("GOTRACEBACK"), o.Traceback)
+	return s, nil
+}
+
+func resolveDir(dir string) (string, error) {
+	if dir == "" {
+		dir = os.Getenv("CRASHGUARD_DIR")
+	}
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("crashguard: no Dir given and no user cache dir: %w", err)
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			exe = os.Args[0]
+		}
+		dir = filepath.Join(cache, "crashguard", filepath.Base(exe))
+	}
+	return filepath.Abs(dir)
+}
+
+// releaseEnvs are the variables sentry-go's defaultRelease reads, in its order
+// (sentry-go v0.50 util.go).
+var releaseEnvs = []string{
+	"SENTRY_RELEASE", "HEROKU_BUILD_COMMIT", "HEROKU_SLUG_COMMIT", "SOURCE_VERSION",
+	"CODEBUILD_RESOLVED_SOURCE_VERSION", "CIRCLE_SHA1", "GAE_DEPLOYMENT_ID", "GITHUB_SHA",
+	"COMMIT_REF", "VERCEL_GIT_COMMIT_SHA", "ZEIT_GITHUB_COMMIT_SHA", "ZEIT_GITLAB_COMMIT_SHA",
+	"ZEIT_BITBUCKET_COMMIT_SHA",
+}
+
+// defaultRelease follows sentry-go: release variables, then the VCS revision
+// stamped into the binary. Unlike sentry-go it does not run `git describe`:
+// Install runs at the top of every main and must not spawn a process. Last,
+// the main module's path@version when the binary has a real version.
+func defaultRelease() string {
+	for _, e := range releaseEnvs {
+		if v := os.Getenv(e); v != "" {
+			return v
+		}
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && s.Value != "" {
+			return s.Value
+		}
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return info.Main.Path + "@" + v
+	}
+	return ""
+}
+
+// tracebackLevels orders GOTRACEBACK values as the runtime does
+// (runtime/runtime1.go setTraceback): a higher level shows more.
+var tracebackLevels = map[string]int{"none": 0, "0": 0, "single": 1, "": 1, "1": 2, "all": 2, "2": 3, "system": 3, "crash": 4, "wer": 4}
+
+// effectiveTraceback is the level the runtime will use: debug.SetTraceback
+// cannot lower what GOTRACEBACK set, only raise it.
+func effectiveTraceback(env, opt string) string {
+	env, opt = strings.ToLower(env), strings.ToLower(opt)
+	if _, ok := tracebackLevels[env]; !ok {
+		env = "single"
+	}
+	if env == "" {
+		env = "single"
+	}
+	if opt != "" && tracebackLevels[opt] > tracebackLevels[env] {
+		return opt
+	}
+	return env
+}

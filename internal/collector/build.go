@@ -1,0 +1,134 @@
+package collector
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/runfile"
+	"github.com/crashguard/crashguard-go/internal/traceback"
+)
+
+// Build makes the report of a dead run, or returns nil when the run holds no
+// evidence of a crash.
+func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
+	out, truncated, modTime, err := d.CrashOutput(maxOutput)
+	if err != nil {
+		return nil, err
+	}
+	native, err := readNative(d)
+	if err != nil {
+		return nil, err
+	}
+	hasOutput := len(bytes.TrimSpace(out)) > 0
+	if !hasOutput && native.fatal() == nil {
+		return nil, nil
+	}
+
+	meta, err := d.Meta()
+	if err != nil {
+		// The process crashed but its metadata is unreadable: still report
+		// what we have rather than lose the crash.
+		meta = &runfile.Meta{RunID: d.ID}
+	}
+	r := &report.Report{
+		FormatVersion: report.FormatVersion,
+		EventID:       meta.EventID,
+		RunID:         d.ID,
+		Process:       meta.Process,
+	}
+	if r.EventID == "" {
+		r.EventID = newEventID()
+	}
+	r.Process.PID = meta.PID
+	r.Process.StartTime = meta.StartTime
+	// The file's mtime comes from the kernel's coarse clock (one tick, up to
+	// 10ms behind), so a crash right after start can look older than the
+	// start itself; it cannot have been.
+	r.Process.CrashTime = modTime
+	if r.Process.CrashTime.Before(meta.StartTime) {
+		r.Process.CrashTime = meta.StartTime
+	}
+
+	if hasOutput {
+		r.CrashOutput = string(out)
+		r.CrashOutputTruncated = truncated
+		fromCrashOutput(r, out, meta.FatalStrings)
+	}
+	native.merge(r)
+	markInApp(r)
+	return r, nil
+}
+
+// fromCrashOutput fills the report from Go's crash output. Text the parser
+// cannot make sense of still yields a report: the crash happened, and the raw
+// output goes along as an attachment.
+func fromCrashOutput(r *report.Report, out []byte, fatalStrings map[uint64]string) {
+	res, err := traceback.ParseWith(out, traceback.Hints{GOOS: r.Process.GOOS, Strings: fatalStrings})
+	if res != nil {
+		r.Kind = res.Kind
+		r.Message = res.Message
+		r.MessageInferred = res.MessageInferred
+		r.InferredFrom = res.InferredFrom
+		r.Signal = res.Signal
+		r.Goroutines = res.Goroutines
+		r.CrashedGoroutine = res.CrashedGoroutine
+	}
+	if err != nil && errors.Is(err, traceback.ErrNotTraceback) && r.Message == "" {
+		r.Message = firstLine(out)
+	}
+	if r.Kind == "" {
+		r.Kind = report.KindFatalError
+	}
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// markInApp flags the frames of the main module (and package main), which is
+// what Sentry groups and highlights by.
+func markInApp(r *report.Report) {
+	mainPath := ""
+	if r.Process.Build != nil {
+		mainPath = r.Process.Build.MainPath
+	}
+	for gi := range r.Goroutines {
+		g := &r.Goroutines[gi]
+		for fi := range g.Frames {
+			g.Frames[fi].InApp = inApp(g.Frames[fi].Package, mainPath)
+		}
+		if g.CreatedBy != nil {
+			g.CreatedBy.InApp = inApp(g.CreatedBy.Package, mainPath)
+		}
+	}
+}
+
+func inApp(pkg, mainPath string) bool {
+	if pkg == "main" {
+		return true
+	}
+	if mainPath == "" || mainPath == "command-line-arguments" {
+		return false
+	}
+	return pkg == mainPath || strings.HasPrefix(pkg, mainPath+"/")
+}
+
+func newEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// NewEventID returns a fresh Sentry event id: 32 lowercase hex digits.
+func NewEventID() string { return newEventID() }

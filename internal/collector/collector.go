@@ -1,0 +1,110 @@
+// Package collector turns the files of dead runs into crash reports in the
+// outbox. It is the first half of crashguard's pipeline (the sender is the
+// second): it runs at Install for every run left behind by earlier processes,
+// and in Flush.
+//
+// A dead run becomes exactly one report when it holds evidence of a crash
+// (Go crash output, or a native fault record the handler knew was fatal), and
+// none otherwise: a normal return, os.Exit, SIGKILL or a recovered panic leave
+// an empty crash file and no fatal record. Either way its files are removed
+// once the report, if any, is safely in the outbox.
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/crashguard/crashguard-go/internal/outbox"
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/runfile"
+)
+
+// DefaultMaxCrashOutput caps how much crash output is read. 10,000 goroutines
+// print about 2.5 MB with GOTRACEBACK=all; 8 MiB leaves room for deep stacks
+// while the report (raw output plus the parsed goroutines) stays under the
+// outbox's 16 MiB limit in all but extreme cases, which shrink handles.
+const DefaultMaxCrashOutput = 8 << 20
+
+// Outbox is where reports go. *outbox.Outbox implements it; Put must be
+// durable when it returns and idempotent for the same event id.
+type Outbox interface {
+	Put(r *report.Report) error
+}
+
+// Collector collects dead runs.
+type Collector struct {
+	// Runs is the directory that holds the run directories.
+	Runs   string
+	Outbox Outbox
+	// Logger gets one line per run collected or skipped. Required.
+	Logger *slog.Logger
+	// MaxCrashOutput caps the crash output read; 0 means DefaultMaxCrashOutput.
+	MaxCrashOutput int64
+}
+
+// Result counts what one pass did.
+type Result struct {
+	Reports int // runs that became a report
+	Clean   int // dead runs with no crash, removed
+	Alive   int // runs still alive (or claimed by another collector)
+}
+
+// CollectAll collects every dead run. A run that fails is logged, left in
+// place for the next pass and reported in the joined error; it never stops
+// the others.
+func (c *Collector) CollectAll() (Result, error) {
+	var res Result
+	ids, err := runfile.List(c.Runs)
+	if err != nil {
+		return res, err
+	}
+	var errs []error
+	for _, id := range ids {
+		made, err := c.collectOne(id)
+		switch {
+		case errors.Is(err, runfile.ErrAlive):
+			res.Alive++
+		case err != nil:
+			c.Logger.Warn("crashguard: collect run failed", "run", id, "err", err)
+			errs = append(errs, err)
+		case made:
+			res.Reports++
+		default:
+			res.Clean++
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+func (c *Collector) collectOne(id string) (made bool, err error) {
+	d, err := runfile.Claim(c.Runs, id)
+	if err != nil {
+		return false, err
+	}
+	max := c.MaxCrashOutput
+	if max <= 0 {
+		max = DefaultMaxCrashOutput
+	}
+	r, err := Build(d, max)
+	if err != nil {
+		d.Release()
+		return false, err
+	}
+	if r == nil {
+		c.Logger.Debug("crashguard: run ended without a crash", "run", id)
+		return false, d.Remove()
+	}
+	err = c.Outbox.Put(r)
+	for step := 0; errors.Is(err, outbox.ErrTooLarge) && shrink(r, step); step++ {
+		err = c.Outbox.Put(r)
+	}
+	if err != nil {
+		// Keep the run: the next pass makes the same report again (the
+		// event id comes from the run's metadata, so it stays the same).
+		d.Release()
+		return false, fmt.Errorf("collector: store report of %s: %w", id, err)
+	}
+	c.Logger.Info("crashguard: crash collected", "run", id, "event_id", r.EventID, "kind", r.Kind, "message", r.Message)
+	return true, d.Remove()
+}
