@@ -1,0 +1,425 @@
+//go:build cgo && (linux || darwin)
+
+/*
+ * cg_signal.c: the unix signal chain.
+ *
+ * Installed from Go after the runtime has installed its own handlers. For
+ * every hooked signal the handler:
+ *   1. records the fault (cheaply for a fault in Go code, with a native
+ *      frame walk otherwise),
+ *   2. when suppression is on and the fault is known fatal on a thread Go
+ *      did not create, _exits with 128+sig (no core, no Crash Reporter),
+ *   3. otherwise calls the handler it replaced (Go's) with the same
+ *      (sig, info, ctx), exactly as os/signal's doc asks of C code: Go turns
+ *      a fault in Go code into a panic by editing ctx, and the kernel
+ *      resumes from ctx when we return.
+ *
+ * Only async-signal-safe calls: sigaction, sigaltstack, pthread_sigmask,
+ * raise, _exit, clock_gettime, and the recorder (atomics and plain stores).
+ */
+#define _GNU_SOURCE
+#include "cg_signal.h"
+
+#include "cg_recorder.h"
+#include "cg_regs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+static const int cg_sigs[CG_NSIG] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGSYS};
+
+/* The replaced sigactions. Written before our handler is installed for the
+ * slot and never changed while it may run. */
+static struct sigaction g_old[CG_NSIG];
+/* Our handler may run for slot i (and g_old[i] is valid). Never cleared:
+ * a handler already running may still chain after an uninstall. */
+static _Atomic int g_slot_installed[CG_NSIG];
+/* Our handler is still reachable for slot i: installed, or left in place
+ * under a handler someone installed after ours (which may chain to it). */
+static _Atomic int g_slot_in_chain[CG_NSIG];
+static _Atomic int g_installed;
+static _Atomic uint32_t g_chains_to_go;
+static _Atomic int g_library;
+static _Atomic int g_suppress;
+static _Atomic int g_test_fault;
+/* Unmapped: the test hook's fault. Volatile so the compiler cannot see it. */
+static int *volatile g_bad_ptr = (int *)16;
+
+int cg_signal_number(int slot) { return slot >= 0 && slot < CG_NSIG ? cg_sigs[slot] : 0; }
+
+static int slot_of(int sig) {
+    for (int i = 0; i < CG_NSIG; i++)
+        if (cg_sigs[i] == sig)
+            return i;
+    return -1;
+}
+
+void cg_set_chain_info(uint32_t mask, int library) {
+    atomic_store(&g_chains_to_go, mask);
+    atomic_store(&g_library, library != 0);
+}
+
+void cg_set_suppress_mode(int mode) { atomic_store(&g_suppress, mode); }
+
+int cg_suppress_mode(void) { return atomic_load(&g_suppress); }
+
+void cg_test_set_handler_fault(int mode) { atomic_store(&g_test_fault, mode); }
+
+/* Go gives every thread it creates (and every C thread while it runs Go
+ * code) an alternate signal stack; threads created in C normally have none.
+ * If the query fails, say "Go thread": the conservative answer. */
+static int has_altstack(void) {
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) != 0)
+        return 1;
+    return (ss.ss_flags & SS_DISABLE) == 0;
+}
+
+/* ---- Re-entrancy guard ----
+ * A fault inside our own recording code must end the process, never loop.
+ * Linux: the hooked signals are blocked while the handler runs (sa_mask), so
+ * the kernel kills the process on such a fault by itself (a synchronous
+ * signal that is blocked is forced to SIG_DFL). darwin: a blocked synchronous
+ * signal would instead be left pending while the instruction re-faults
+ * forever (xnu threadsignal only marks it pending), so there the handler runs
+ * with them unblocked (SA_NODEFER) and the guard catches the re-entry.
+ * Either way the guard also covers any other way back in (a signal unblocked
+ * by code we call). On re-entry: SIG_DFL, unblock, raise. */
+#if defined(__APPLE__)
+/* darwin's __thread is lazily allocated (not async-signal-safe): a table of
+ * thread ids currently in the handler instead. */
+#define CG_GUARD_SLOTS 64
+static _Atomic uint64_t g_guard[CG_GUARD_SLOTS];
+
+static int guard_enter(uint64_t tid, int *slot) {
+    *slot = -1;
+    for (int i = 0; i < CG_GUARD_SLOTS; i++)
+        if (atomic_load(&g_guard[i]) == tid)
+            return 0;
+    for (int i = 0; i < CG_GUARD_SLOTS; i++) {
+        uint64_t empty = 0;
+        if (atomic_compare_exchange_strong(&g_guard[i], &empty, tid)) {
+            *slot = i;
+            return 1;
+        }
+    }
+    return 1; /* table full: run unguarded rather than not at all */
+}
+
+static void guard_leave(int slot) {
+    if (slot >= 0)
+        atomic_store(&g_guard[slot], 0);
+}
+#else
+static __thread volatile int cg_tls_in_handler __attribute__((tls_model("initial-exec")));
+
+static int guard_enter(uint64_t tid, int *slot) {
+    (void)tid;
+    *slot = 0;
+    if (cg_tls_in_handler)
+        return 0;
+    cg_tls_in_handler = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    return 1;
+}
+
+static void guard_leave(int slot) {
+    (void)slot;
+    atomic_signal_fence(memory_order_seq_cst);
+    cg_tls_in_handler = 0;
+}
+#endif
+
+static void set_default(int sig) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+}
+
+/* Ends the process by sig's default action (core dump), from anywhere. */
+static void die_by(int sig) {
+    set_default(sig);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    raise(sig);
+    _exit(128 + sig); /* not reached: every hooked signal's default is fatal */
+}
+
+/* ---- Recording ---- */
+
+static uint32_t saturate_ns(int64_t dt) {
+    return dt < 0 ? 0 : dt > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+}
+
+int cg_merge_signal_into_mach(uint64_t thread_id, int64_t now_ns, int sig, int code,
+                              uint64_t addr, uint32_t flags) {
+    int found = 0;
+    cg_writer_enter();
+    cg_recorder *rec = cg_recorder_get();
+    if (rec != NULL) {
+        /* The Mach thread recorded the exception and replied KERN_FAILURE
+         * just before the kernel raised this signal on the same thread. */
+        cg_record *r = cg_record_find_mach(rec, thread_id, now_ns, 5000000000LL);
+        if (r != NULL) {
+            r->signo = sig;
+            r->code = code;
+            r->addr = addr;
+            /* GO_CODE comes from the Mach record's pc; the rest is ours. */
+            r->flags |= flags & ~CG_FLAG_GO_CODE;
+            cg_record_complete(r);
+            found = 1;
+        }
+    }
+    cg_writer_leave();
+    return found;
+}
+
+/* Records the fault; returns the exit status to _exit with (suppression),
+ * or 0 to chain. */
+static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) {
+    cg_ctx c;
+    cg_ctx_basic(uctx, &c);
+    int code = info != NULL ? info->si_code : 0;
+    int from_user = cg_code_from_user(code);
+
+    cg_writer_enter();
+    cg_recorder *rec = cg_recorder_get();
+
+    uint32_t flags = CG_FLAG_FROM_SIGNAL;
+    int go_code = rec != NULL && cg_pc_in_go_text(rec, c.pc);
+    int go_thread;
+    if (go_code) {
+        /* Go code runs only on threads Go set up: skip the syscall. */
+        go_thread = 1;
+        flags |= CG_FLAG_GO_CODE;
+    } else {
+        go_thread = has_altstack();
+    }
+    if (go_thread)
+        flags |= CG_FLAG_GO_THREAD;
+    if (from_user)
+        flags |= CG_FLAG_FROM_USER;
+    int armed = !atomic_load_explicit(&g_library, memory_order_relaxed) &&
+                (atomic_load_explicit(&g_chains_to_go, memory_order_relaxed) >> slot & 1);
+    int fatal = cg_known_fatal(sig, code, cg_raised_by_self(sig, info), go_code, armed);
+    if (fatal)
+        flags |= CG_FLAG_FATAL;
+    int suppress = fatal && !go_thread && atomic_load(&g_suppress) == 1;
+    if (suppress)
+        flags |= CG_FLAG_SUPPRESSED_EXIT;
+
+    if (rec != NULL) {
+        uint64_t tid = cg_thread_id();
+        int merged = 0;
+#if defined(__APPLE__)
+        if (!from_user) {
+            cg_writer_leave(); /* merge enters by itself */
+            merged = cg_merge_signal_into_mach(
+                tid, t0, sig, code, info != NULL ? (uint64_t)(uintptr_t)info->si_addr : 0, flags);
+            cg_writer_enter();
+            rec = cg_recorder_get();
+        }
+#endif
+        cg_record *r = (merged || rec == NULL) ? NULL : cg_record_claim(rec);
+        if (r != NULL) {
+            r->time_ns = t0;
+            r->thread_id = tid;
+            r->signo = sig;
+            r->code = code;
+            /* si_addr is meaningful for CPU faults only; for a sent
+             * signal the union holds si_pid/si_uid instead. */
+            r->addr = info != NULL && !from_user ? (uint64_t)(uintptr_t)info->si_addr : 0;
+            r->pc = c.pc;
+            r->sp = c.sp;
+            if (from_user && info != NULL)
+                r->sender_pid = info->si_pid;
+            r->nregs = cg_ctx_regs(uctx, r->regs);
+            if (go_code) {
+                /* The cheap path: Go prints the Go stack if this turns out
+                 * fatal, and a recovered panic should cost next to nothing. */
+                r->frames[0] = cg_strip_pc(c.pc);
+                r->nframes = 1;
+            } else {
+                uint32_t wflags = 0;
+                r->nframes = cg_unwind(c.pc, c.sp, c.fp, c.lr, r->frames, CG_MAX_FRAMES,
+                                       CG_UNWIND_VALIDATE, &wflags);
+                flags |= wflags;
+            }
+            r->flags = flags;
+            r->handler_ns = saturate_ns(cg_now_ns() - t0);
+            cg_record_complete(r);
+        }
+    }
+    cg_writer_leave();
+    return suppress ? 128 + sig : 0;
+}
+
+/* ---- Chaining ---- */
+
+static void chain(int slot, int sig, siginfo_t *info, void *uctx) {
+    const struct sigaction *old = &g_old[slot];
+    int siginfo = (old->sa_flags & SA_SIGINFO) != 0;
+    void (*h)(int) = old->sa_handler;
+    int code = info != NULL ? info->si_code : 0;
+    if (!siginfo || h == SIG_DFL || h == SIG_IGN) {
+        if (h == SIG_IGN) {
+            /* Ignoring a sent signal is a no-op; a CPU fault cannot be
+             * ignored (the kernel forces the default action). */
+            if (!cg_cpu_fault(sig, code))
+                return;
+            h = SIG_DFL;
+        }
+        if (h == SIG_DFL) {
+            set_default(sig);
+            /* A faulting instruction re-executes when we return and dies by
+             * the default action with its own context and si_code; traps
+             * (SIGTRAP, seccomp's SIGSYS, raised signals) do not: re-raise.
+             * The signal is blocked here, so it is delivered on return. */
+            int refaults = cg_cpu_fault(sig, code) &&
+                           (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
+            if (!refaults)
+                raise(sig);
+            return;
+        }
+    }
+#if defined(__APPLE__)
+    /* Give the old handler the mask the kernel would have given it; ours
+     * left the fault signals unblocked (see the guard). sigreturn restores
+     * the interrupted mask afterwards. */
+    sigset_t m = old->sa_mask;
+    if ((old->sa_flags & SA_NODEFER) == 0)
+        sigaddset(&m, sig);
+    pthread_sigmask(SIG_BLOCK, &m, NULL);
+#endif
+    if (siginfo)
+        old->sa_sigaction(sig, info, uctx);
+    else
+        h(sig);
+}
+
+static void cg_handler(int sig, siginfo_t *info, void *uctx) {
+    int saved_errno = errno;
+    int64_t t0 = cg_now_ns();
+    int slot = slot_of(sig);
+    int guard_slot;
+    if (!guard_enter(cg_thread_id(), &guard_slot))
+        die_by(sig);
+    int exit_status = 0;
+    if (slot >= 0 && atomic_load_explicit(&g_slot_installed[slot], memory_order_acquire))
+        exit_status = on_fault(slot, sig, info, uctx, t0);
+
+    int tf = atomic_load_explicit(&g_test_fault, memory_order_relaxed);
+    if (tf != 0) {
+        if (tf == 2) {
+            sigset_t s;
+            sigemptyset(&s);
+            sigaddset(&s, SIGSEGV);
+            pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+        }
+        *g_bad_ptr = 1;
+    }
+    guard_leave(guard_slot);
+
+    if (exit_status != 0)
+        _exit(exit_status);
+    if (slot >= 0 && atomic_load_explicit(&g_slot_installed[slot], memory_order_acquire))
+        chain(slot, sig, info, uctx);
+    else
+        die_by(sig); /* cannot happen: no slot means no saved handler */
+    errno = saved_errno;
+}
+
+static void after_fork_child(void) {
+    /* A fork child shares the recorder file: never write the parent's
+     * records from it. The chain stays (Go's handler still runs). */
+    cg_recorder_disable();
+    cg_os_after_fork_child();
+    cg_set_self_pid((int)getpid());
+}
+
+static _Atomic int g_atfork_registered;
+
+static int is_ours(const struct sigaction *sa) {
+    return (sa->sa_flags & SA_SIGINFO) != 0 && sa->sa_sigaction == cg_handler;
+}
+
+int cg_signals_install(uint64_t *prev) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&g_installed, &expected, 1))
+        return EALREADY;
+    cg_os_init();
+    cg_set_self_pid((int)getpid());
+    int unregistered = 0;
+    if (atomic_compare_exchange_strong(&g_atfork_registered, &unregistered, 1))
+        pthread_atfork(NULL, NULL, after_fork_child);
+
+    for (int i = 0; i < CG_NSIG; i++) {
+        struct sigaction old;
+        if (sigaction(cg_sigs[i], NULL, &old) != 0)
+            goto fail;
+        if (atomic_load(&g_slot_in_chain[i]) || is_ours(&old)) {
+            /* An earlier uninstall left ours in place under another
+             * handler. Installing again on top would make the chain a loop
+             * (ours -> theirs -> ours -> ...): keep the chain as it is. */
+            atomic_store(&g_slot_in_chain[i], 1);
+            prev[i] = (uint64_t)(uintptr_t)g_old[i].sa_handler;
+            continue;
+        }
+        g_old[i] = old;
+        prev[i] = (uint64_t)(uintptr_t)old.sa_handler;
+
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = cg_handler;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+        /* Keep the replaced handler's mask (Go's blocks everything while it
+         * runs); see the guard for darwin's exception. */
+        sa.sa_mask = old.sa_mask;
+#if defined(__APPLE__)
+        sa.sa_flags |= SA_NODEFER;
+        for (int j = 0; j < CG_NSIG; j++)
+            if (cg_sigs[j] != SIGABRT)
+                sigdelset(&sa.sa_mask, cg_sigs[j]);
+#else
+        for (int j = 0; j < CG_NSIG; j++)
+            sigaddset(&sa.sa_mask, cg_sigs[j]);
+#endif
+        atomic_store_explicit(&g_slot_installed[i], 1, memory_order_release);
+        if (sigaction(cg_sigs[i], &sa, NULL) != 0)
+            goto fail;
+        atomic_store(&g_slot_in_chain[i], 1);
+    }
+    return 0;
+fail:;
+    int e = errno ? errno : EINVAL;
+    cg_signals_uninstall();
+    return e;
+}
+
+int cg_signals_uninstall(void) {
+    for (int i = 0; i < CG_NSIG; i++) {
+        if (!atomic_load(&g_slot_in_chain[i]))
+            continue;
+        struct sigaction cur;
+        if (sigaction(cg_sigs[i], NULL, &cur) == 0 && is_ours(&cur) &&
+            sigaction(cg_sigs[i], &g_old[i], NULL) == 0) {
+            /* g_old[i] stays valid: a handler already running may still
+             * chain through it. */
+            atomic_store(&g_slot_in_chain[i], 0);
+        }
+        /* Otherwise someone installed a handler after ours and may chain to
+         * it: leave ours (and its saved chain) in place. */
+    }
+    atomic_store(&g_installed, 0);
+    return 0;
+}
+
+int cg_signals_installed(void) { return atomic_load(&g_installed); }

@@ -1,0 +1,228 @@
+//go:build cgo && (linux || darwin)
+
+/*
+ * cg_unwind.c: the frame walk.
+ *
+ * Every stack read goes through cg_safe_read (Linux process_vm_readv on
+ * ourselves, darwin mach_vm_read_overwrite), so a corrupt frame chain ends
+ * the walk instead of faulting inside the handler.
+ *
+ * 1. Frame pointers. The walk stops when the frame pointer is zero,
+ *    misaligned, outside [sp, sp + 64 MiB), or stops increasing (stacks grow
+ *    down, so callers' frames are at higher addresses; a chain that goes
+ *    back down is corrupt or has crossed onto another stack, e.g. from a cgo
+ *    call's system stack to the goroutine's), and, when the code ranges of
+ *    the loaded images are known, at a "return address" that is not in code:
+ *    code built without frame pointers uses the register for data, and a
+ *    garbage frame is worse than none.
+ * 2. Stack scan, only when the chain gave no caller at all (typically the
+ *    fault is in a libc built without frame pointers: abort -> raise ->
+ *    pthread_kill). Words of the 2 KiB above sp that point into code right
+ *    after a call instruction are taken as return addresses, as Breakpad's
+ *    stack scanner does; they may include stale ones, so the record says
+ *    CG_FLAG_FRAMES_SCANNED.
+ */
+#include "cg_recorder.h"
+
+#include <string.h>
+
+/* Frames further than this above the fault's sp are not on its stack. */
+#define CG_MAX_STACK_SPAN ((uint64_t)64 << 20)
+/* Stack bytes fetched per read: frames are usually close together, so one
+ * read (one system call) serves several. Never crosses a 4 KiB boundary, so
+ * it fails only when the frame itself is unreadable. */
+#define CG_CHUNK 256u
+/* Stack scan bounds. */
+#define CG_SCAN_BYTES 2048u
+#define CG_SCAN_MAX_FRAMES 16u
+
+uint64_t cg_strip_pc(uint64_t pc) {
+#if defined(__aarch64__) || defined(__arm64__)
+    /* User addresses fit in 48 bits on Linux (default VA size) and darwin;
+     * the bits above carry pointer-authentication codes (arm64e) or tags
+     * (TBI) in saved return addresses. */
+    return pc & 0x0000ffffffffffffull;
+#else
+    return pc;
+#endif
+}
+
+/* ---- Code ranges ---- */
+
+#define CG_MAX_CODE_RANGES 1024
+static struct {
+    uint64_t lo, hi;
+    _Atomic int valid;
+} g_code[CG_MAX_CODE_RANGES];
+static _Atomic uint32_t g_ncode;
+
+void cg_code_range_add(uint64_t lo, uint64_t hi) {
+    if (hi <= lo)
+        return;
+    uint32_t n = atomic_load(&g_ncode);
+    if (n > CG_MAX_CODE_RANGES)
+        n = CG_MAX_CODE_RANGES;
+    for (uint32_t i = 0; i < n; i++)
+        if (atomic_load_explicit(&g_code[i].valid, memory_order_acquire) && g_code[i].lo == lo &&
+            g_code[i].hi == hi)
+            return;
+    uint32_t i = atomic_fetch_add(&g_ncode, 1);
+    if (i >= CG_MAX_CODE_RANGES)
+        return;
+    g_code[i].lo = lo;
+    g_code[i].hi = hi;
+    atomic_store_explicit(&g_code[i].valid, 1, memory_order_release);
+}
+
+int cg_code_addr(uint64_t a) {
+    uint32_t n = atomic_load_explicit(&g_ncode, memory_order_acquire);
+    if (n == 0)
+        return -1;
+    if (n > CG_MAX_CODE_RANGES)
+        n = CG_MAX_CODE_RANGES;
+    for (uint32_t i = 0; i < n; i++)
+        if (atomic_load_explicit(&g_code[i].valid, memory_order_acquire) && a >= g_code[i].lo &&
+            a < g_code[i].hi)
+            return 1;
+    return 0;
+}
+
+/* Is the instruction before ret a call? Reads the code through
+ * cg_safe_read (it may be unmapped since). */
+static int after_call(uint64_t ret) {
+#if defined(__x86_64__)
+    uint8_t b[8];
+    if (ret < 8 || cg_safe_read(b, ret - 8, 8) != 0)
+        return 0;
+    /* call rel32: E8 xx xx xx xx */
+    if (b[3] == 0xe8)
+        return 1;
+    /* call r/m64: FF /2, 2 bytes (register / [reg]), 3 (disp8 or SIB),
+     * 6 (disp32, rip-relative), 7 (SIB + disp32); a REX prefix precedes
+     * the FF and does not matter here. */
+    static const int at[] = {6, 5, 2, 1};
+    for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++)
+        if (b[at[i]] == 0xff && (b[at[i] + 1] & 0x38) == 0x10)
+            return 1;
+    return 0;
+#elif defined(__aarch64__) || defined(__arm64__)
+    uint32_t ins;
+    if (ret < 4 || (ret & 3) != 0 || cg_safe_read(&ins, ret - 4, 4) != 0)
+        return 0;
+    return (ins & 0xfc000000u) == 0x94000000u    /* BL */
+           || (ins & 0xfffffc1fu) == 0xd63f0000u /* BLR */
+           || (ins & 0xfefff800u) == 0xd63f0800u; /* BLRAA/BLRAB/BLRAAZ/BLRABZ */
+#else
+    (void)ret;
+    return 1;
+#endif
+}
+
+static int seen(const uint64_t *frames, uint32_t n, uint64_t v) {
+    for (uint32_t i = 0; i < n; i++)
+        if (frames[i] == v)
+            return 1;
+    return 0;
+}
+
+static uint32_t scan(uint64_t sp, uint64_t *frames, uint32_t n, uint32_t max, uint32_t *flags) {
+    uint8_t buf[CG_CHUNK];
+    uint32_t added = 0;
+    uint64_t cur = (sp + 7) & ~(uint64_t)7;
+    uint64_t end = cur + CG_SCAN_BYTES;
+    while (cur < end && added < CG_SCAN_MAX_FRAMES) {
+        uint64_t page_end = (cur | 4095u) + 1;
+        uint64_t len = CG_CHUNK;
+        if (page_end - cur < len)
+            len = page_end - cur;
+        if (cg_safe_read(buf, cur, (size_t)len) != 0)
+            break;
+        for (uint64_t off = 0; off + 8 <= len && added < CG_SCAN_MAX_FRAMES; off += 8) {
+            uint64_t w;
+            memcpy(&w, buf + off, 8);
+            w = cg_strip_pc(w);
+            if (cg_code_addr(w) != 1 || seen(frames, n, w) || !after_call(w))
+                continue;
+            if (n == max) {
+                *flags |= CG_FLAG_FRAMES_TRUNCATED;
+                return n;
+            }
+            frames[n++] = w;
+            added++;
+            *flags |= CG_FLAG_FRAMES_SCANNED;
+        }
+        cur += len;
+    }
+    return n;
+}
+
+uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t *frames,
+                   uint32_t max, uint32_t opts, uint32_t *flags) {
+    uint32_t n = 0;
+    *flags = 0;
+    if (max == 0)
+        return 0;
+    frames[n++] = cg_strip_pc(pc);
+    int validate = (opts & CG_UNWIND_VALIDATE) != 0 && cg_code_addr(0) != -1;
+
+    /* arm64: a leaf function has not saved lr yet, so its caller is only
+     * in lr. If the function did save it, the first frame record holds the
+     * same value and is skipped below. */
+    uint64_t lr_s = cg_strip_pc(lr);
+    int lr_pushed = 0;
+    if (lr_s != 0 && (!validate || cg_code_addr(lr_s) == 1)) {
+        if (n == max) {
+            *flags |= CG_FLAG_FRAMES_TRUNCATED;
+            return n;
+        }
+        frames[n++] = lr_s;
+        lr_pushed = 1;
+    }
+
+    uint64_t lo = sp;
+    uint64_t hi = sp + CG_MAX_STACK_SPAN;
+    if (hi < sp)
+        hi = UINT64_MAX;
+    uint8_t buf[CG_CHUNK];
+    uint64_t buf_lo = 0, buf_len = 0;
+    uint64_t cur = fp;
+    int first = 1;
+    uint32_t chained = 0;
+    for (;;) {
+        if (cur == 0 || (cur & 7) != 0 || cur < lo || cur > hi - 16)
+            break;
+        if (!(buf_len >= 16 && cur >= buf_lo && cur - buf_lo <= buf_len - 16)) {
+            uint64_t page_end = (cur | 4095u) + 1;
+            uint64_t len = CG_CHUNK;
+            if (page_end - cur < len)
+                len = page_end - cur;
+            if (len < 16)
+                len = 16;
+            if (cg_safe_read(buf, cur, (size_t)len) != 0)
+                break;
+            buf_lo = cur;
+            buf_len = len;
+        }
+        uint64_t pair[2];
+        memcpy(pair, buf + (cur - buf_lo), sizeof pair);
+        uint64_t next = pair[0];
+        uint64_t ret = cg_strip_pc(pair[1]);
+        if (ret == 0 || (validate && cg_code_addr(ret) != 1))
+            break;
+        if (!(first && lr_pushed && ret == lr_s)) {
+            if (n == max) {
+                *flags |= CG_FLAG_FRAMES_TRUNCATED;
+                break;
+            }
+            frames[n++] = ret;
+            chained++;
+        }
+        first = 0;
+        if (next <= cur)
+            break;
+        cur = next;
+    }
+    if (validate && chained == 0 && !lr_pushed && n < max)
+        n = scan(sp, frames, n, max, flags);
+    return n;
+}

@@ -1,0 +1,101 @@
+//go:build darwin && cgo
+
+package native
+
+/*
+#include <stdint.h>
+#include <mach/mach_error.h>
+#include "cg_machmsg.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// machCallError is a Mach call of the native layer that failed.
+type machCallError struct {
+	Call string // the failing call, e.g. "task_swap_exception_ports"
+	Code int32  // its kern_return_t (an errno for pthread_create)
+}
+
+func (e *machCallError) Error() string {
+	if e.Call == "pthread_create" {
+		return fmt.Sprintf("crashguard/native: %s: %v", e.Call, syscall.Errno(e.Code))
+	}
+	return fmt.Sprintf("crashguard/native: %s: %s (kern_return_t %#x)",
+		e.Call, C.GoString(C.mach_error_string(C.mach_error_t(e.Code))), uint32(e.Code))
+}
+
+// installMach installs crashguard's first-chance Mach exception handler:
+// a port that receives EXC_BAD_ACCESS for the whole task (64-bit codes,
+// EXCEPTION_DEFAULT), served by a pthread created in C with every signal
+// blocked that never calls into Go (cg_mach_darwin.c).
+//
+// For each exception it checks the sender is this process (exception ports
+// are inherited by children), records exception, code, fault address and
+// the thread's registers through cg_record_mach_exception, then forwards the
+// exception to the handler it displaced (re-encoded for that handler's
+// behavior, its answer relayed) or answers KERN_FAILURE, so the kernel
+// raises SIGSEGV/SIGBUS and Go's signal handler runs exactly as without
+// crashguard. It never answers KERN_SUCCESS by itself: an unchanged thread
+// state re-runs the faulting instruction forever (PLCrashReporter issue 159).
+//
+// It returns (false, nil) without installing anything when a debugger is
+// attached (P_TRACED): the debugger owns the exception ports, and in-process
+// handlers stay out of its way (KSCrash KSDebug.c). machInstallNote then says
+// why, for the caller to log. An error means a Mach call failed; the signal
+// chain alone still records faults. Calling it again after success does
+// nothing.
+//
+// Known limits: a handler installed after this one (a debugger attaching
+// later) takes the port over until it restores ours; a previous handler with
+// EXCEPTION_IDENTITY_PROTECTED (or a newer behavior) cannot be forwarded to
+// faithfully and is answered KERN_FAILURE; a fault on the exception thread
+// itself could not be served (its code is small and reads no foreign memory).
+func installMach() (bool, error) {
+	var kr C.int32_t
+	var what *C.char
+	switch C.cg_mach_install(&kr, &what) {
+	case C.CG_MACH_INSTALLED:
+		setMachNote("")
+		return true, nil
+	case C.CG_MACH_SKIPPED_TRACED:
+		setMachNote("Mach exception handler not installed: a debugger is attached (P_TRACED); " +
+			"the signal chain still records faults")
+		return false, nil
+	default:
+		err := &machCallError{Call: C.GoString(what), Code: int32(kr)}
+		setMachNote("Mach exception handler not installed: " + err.Error())
+		return false, err
+	}
+}
+
+// setCrashPortNull(true) sets the task's EXC_CRASH exception port to
+// MACH_PORT_NULL, keeping the port that was there (launchd gives every
+// process ReportCrash's); setCrashPortNull(false) puts it back. Repeating
+// either is a no-op.
+//
+// Offered because it is the classic recipe, with this caveat: since
+// macOS 10.11 an EXC_CRASH that no task-level handler answers with success
+// turns the process into a corpse and the kernel sends EXC_CORPSE_NOTIFY to
+// ReportCrash at the host level (xnu osfmk/kern/task.c
+// task_deliver_crash_notification), so Crash Reporter still writes its
+// report. What does stop it is exiting with _exit(128+sig) from the fatal
+// signal handler before the process dies by the signal (Chromium's
+// DisableOSCrashDumps), which the signal chain does. crashguard never
+// registers a port of its own for EXC_CRASH or EXC_CORPSE_NOTIFY: a receiver
+// inside the crashing task is skipped by the kernel (xnu exception.c
+// check_exc_receiver_dependency).
+func setCrashPortNull(on bool) error {
+	flag := C.int(0)
+	if on {
+		flag = 1
+	}
+	var what *C.char
+	if kr := C.cg_mach_set_crash_port_null(flag, &what); kr != 0 {
+		return &machCallError{Call: C.GoString(what), Code: int32(kr)}
+	}
+	return nil
+}
