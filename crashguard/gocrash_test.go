@@ -52,6 +52,9 @@ type wantReport struct {
 	excType   string // Sentry exception type
 	excValue  string // Sentry exception value
 	mechanism string
+	// mechanismCgo, when set, is the mechanism with the native layer: the
+	// fault record matching the signal line makes it a signalhandler event.
+	mechanismCgo string
 	// noCrashedGoroutine: no goroutine crashed (deadlock).
 	noCrashedGoroutine bool
 }
@@ -75,7 +78,7 @@ func goCrashes() []goCrash {
 			// in the signal and the Sentry value.
 			kind: report.KindFault, message: "fault", inferred: true,
 			signal: "SIGSEGV", sigAddr: 0xdead0000, topInApp: "main.faultAddr", topLineOf: "*p = 1",
-			excType: "SIGSEGV", excValue: "Segfault at 0xdead0000", mechanism: "go.fault"}},
+			excType: "SIGSEGV", excValue: "Segfault at 0xdead0000", mechanism: "go.fault", mechanismCgo: "signalhandler"}},
 		{mode: "concurrent-map", exit: 2, want: &wantReport{
 			kind: report.KindFatalError, message: "concurrent map writes", inferred: true,
 			topInApp: "main.concurrentMap.func1", topLineOf: "m[i%64] = i", createdBy: "main.concurrentMap",
@@ -172,7 +175,7 @@ func testGoCrashes(t *testing.T, cgo bool) {
 			defer cancel()
 			require.NoError(t, g.Flush(ctx))
 			ev := waitEvent(t, recv, r.EventID)
-			assertGoEvent(t, c, r, ev)
+			assertGoEvent(t, c, r, ev, cgo)
 
 			left, err := g.Pending()
 			require.NoError(t, err)
@@ -187,7 +190,7 @@ func assertGoReport(t *testing.T, c goCrash, r *report.Report, child childResult
 	assert.Equal(t, report.FormatVersion, r.FormatVersion)
 	assert.Regexp(t, "^[0-9a-f]{32}$", r.EventID)
 	assert.Equal(t, w.kind, r.Kind)
-	assert.Equal(t, w.message, r.Message)
+	assert.Equal(t, w.message, r.Message, "crash output:\n%s", r.CrashOutput)
 	assert.Equal(t, w.inferred, r.MessageInferred)
 	if w.inferred {
 		assert.NotEmpty(t, r.InferredFrom, "an inferred message names its evidence")
@@ -285,7 +288,7 @@ func waitEvent(t *testing.T, recv *sentrytest.Server, id string) sentrytest.Rece
 	}
 }
 
-func assertGoEvent(t *testing.T, c goCrash, r *report.Report, ev sentrytest.Received) {
+func assertGoEvent(t *testing.T, c goCrash, r *report.Report, ev sentrytest.Received, cgo bool) {
 	t.Helper()
 	w := c.want
 	require.NoError(t, ev.SchemaErr, "the event validates against Sentry's schema")
@@ -297,7 +300,11 @@ func assertGoEvent(t *testing.T, c goCrash, r *report.Report, ev sentrytest.Rece
 	assert.Equal(t, w.excType, exc["type"])
 	assert.Equal(t, w.excValue, exc["value"])
 	mech := dig(exc, "mechanism")
-	assert.Equal(t, w.mechanism, mech["type"])
+	wantMech := w.mechanism
+	if cgo && w.mechanismCgo != "" {
+		wantMech = w.mechanismCgo
+	}
+	assert.Equal(t, wantMech, mech["type"])
 	assert.Equal(t, false, mech["handled"])
 
 	frames := dig(exc, "stacktrace")["frames"].([]any)

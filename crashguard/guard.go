@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crashguard/crashguard-go/internal/collector"
+	"github.com/crashguard/crashguard-go/internal/native"
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
 )
@@ -21,6 +22,7 @@ type Guard struct {
 	outbox    outboxStore
 	collector *collector.Collector
 	layers    Layers
+	native    *native.Layers // nil when the native layer is not installed
 
 	// flushSem serializes Flush (the background one included): a Flush must
 	// not return while another is still sending a report it skipped.

@@ -1,5 +1,40 @@
 package crashguard
 
-// installNative starts the native layer (signal chain, Mach exception thread,
-// flight recorder) when this build has one.
-func (g *Guard) installNative() {}
+import (
+	"fmt"
+
+	"github.com/crashguard/crashguard-go/internal/flightrec"
+	"github.com/crashguard/crashguard-go/internal/native"
+	"github.com/crashguard/crashguard-go/internal/runfile"
+)
+
+// installNative starts the native layer (flight recorder, signal chain, Mach
+// exception thread) when this build has one. Failure leaves the Go crash
+// output capture in place and is logged once.
+func (g *Guard) installNative() {
+	log := g.s.logger
+	switch {
+	case g.opts.DisableNative:
+		log.Info("crashguard: native layer disabled by Options.DisableNative")
+		return
+	case !native.Available():
+		log.Info("crashguard: native layer unavailable (built without cgo): Go crash output only")
+		return
+	}
+	path := g.run.Path(runfile.FlightName)
+	if err := flightrec.Create(path); err != nil {
+		log.Warn("crashguard: flight recorder not created; Go crash output only", "err", err)
+		return
+	}
+	l, err := native.Install(path, native.Options{
+		Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		log.Warn("crashguard: native layer not installed; Go crash output only", "err", err)
+		return
+	}
+	g.native = l
+	g.layers.FlightRecorder = true
+	g.layers.SignalChain = l.SignalChain
+	g.layers.MachExceptions = l.Mach
+}

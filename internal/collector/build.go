@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"os"
 	"strings"
 
 	"github.com/crashguard/crashguard-go/internal/report"
@@ -59,6 +60,9 @@ func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
 		fromCrashOutput(r, out, meta.FatalStrings)
 	}
 	native.merge(r)
+	if !r.OSReportSuppressed && suppressedByOS(d, r) {
+		r.OSReportSuppressed = true
+	}
 	markInApp(r)
 	return r, nil
 }
@@ -132,3 +136,14 @@ func newEventID() string {
 
 // NewEventID returns a fresh Sentry event id: 32 lowercase hex digits.
 func NewEventID() string { return newEventID() }
+
+// suppressedByOS says whether suppression was on when the process died in a
+// way the OS would have reported: a death by signal, which in Go means
+// GOTRACEBACK=crash (the runtime re-raises SIGABRT at SIG_DFL) or a native
+// fault. A plain Go crash exits with status 2 and no OS report either way.
+func suppressedByOS(d *runfile.Dead, r *report.Report) bool {
+	if _, err := os.Lstat(d.Path(runfile.SuppressedName)); err != nil {
+		return false
+	}
+	return r.Process.Traceback == "crash" || (r.Native != nil && r.Native.Fatal)
+}

@@ -1,15 +1,189 @@
 package collector
 
 import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/crashguard/crashguard-go/internal/flightrec"
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
+	"github.com/crashguard/crashguard-go/internal/symbolize"
 )
 
+// maxRecorderSize caps how much of a flight recorder file is read; the
+// default recorder is well under 100 KiB.
+const maxRecorderSize = 16 << 20
+
 // nativeEvidence is what the flight recorder of a run holds.
-type nativeEvidence struct{}
+type nativeEvidence struct {
+	file *flightrec.File
+}
 
-func readNative(d *runfile.Dead) (*nativeEvidence, error) { return &nativeEvidence{}, nil }
+func readNative(d *runfile.Dead) (*nativeEvidence, error) {
+	path := d.Path(runfile.FlightName)
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &nativeEvidence{}, nil // cgo off, or the native layer was not installed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("collector: flight recorder: %w", err)
+	}
+	if !st.Mode().IsRegular() || st.Size() > maxRecorderSize {
+		// Not ours: ignore it rather than fail the Go-level report.
+		return &nativeEvidence{}, nil
+	}
+	f, err := flightrec.ReadFile(path)
+	if err != nil {
+		// A recorder that cannot be decoded holds no usable evidence; the
+		// crash output (if any) still makes the report.
+		return &nativeEvidence{}, nil
+	}
+	return &nativeEvidence{file: f}, nil
+}
 
-func (n *nativeEvidence) fatal() *report.NativeFault { return nil }
+// fatal returns the record that says the process died of a native fault:
+// the newest record the handler marked fatal, or (darwin) a Mach record whose
+// signal never came, which means the thread could not even take a signal
+// frame. nil when there is none.
+func (n *nativeEvidence) fatal() *flightrec.Record {
+	if n.file == nil {
+		return nil
+	}
+	var found *flightrec.Record
+	for i := range n.file.Records {
+		rec := &n.file.Records[i]
+		machOnly := rec.Flags&flightrec.FlagFromMach != 0 && rec.Flags&flightrec.FlagFromSignal == 0 &&
+			rec.Flags&flightrec.FlagGoCode == 0
+		if rec.Flags&flightrec.FlagFatal != 0 || machOnly {
+			found = rec // records are oldest first: keep the newest
+		}
+	}
+	return found
+}
 
-func (n *nativeEvidence) merge(r *report.Report) {}
+// matching returns the record of the fault the crash output's signal line
+// describes (same pc and address), so that a Go-level report of a fault gains
+// registers and codes. Records of faults Go recovered never match a report
+// of their own: they only enrich a crash whose signal line names them.
+func (n *nativeEvidence) matching(sig *report.Signal) *flightrec.Record {
+	if n.file == nil || sig == nil {
+		return nil
+	}
+	for i := len(n.file.Records) - 1; i >= 0; i-- {
+		rec := &n.file.Records[i]
+		if rec.PC == sig.PC && rec.Addr == sig.Addr && rec.Flags&flightrec.FlagFromSignal != 0 {
+			return rec
+		}
+	}
+	return nil
+}
+
+// merge puts the native evidence into the report: the fault record (fatal or
+// matching the signal line), and the images for symbolication. A report with
+// no crash output becomes a native crash report.
+func (n *nativeEvidence) merge(r *report.Report) {
+	if n.file == nil {
+		return
+	}
+	rec := n.fatal()
+	if rec == nil {
+		rec = n.matching(r.Signal)
+	}
+	if rec == nil {
+		return
+	}
+	h := &n.file.Header
+	r.Images = images(n.file)
+	sym := symbolize.New(r.Images, symbolize.Options{
+		Sentinel: symbolize.Sentinel{Symbol: h.SentinelName, Addr: h.SentinelPC},
+	})
+	defer sym.Close()
+
+	nf := &report.NativeFault{
+		Signal:    rec.Signal,
+		Address:   rec.Addr,
+		PC:        rec.PC,
+		ThreadID:  rec.ThreadID,
+		GoThread:  rec.Flags&flightrec.FlagGoThread != 0,
+		Fatal:     rec.Flags&flightrec.FlagFatal != 0,
+		Registers: n.file.RegisterMap(rec),
+		Frames:    sym.Frames(rec.Frames),
+	}
+	if rec.Signal != 0 {
+		nf.SignalName = flightrec.SignalName(h.OS, rec.Signal)
+		nf.SignalCode = rec.Code
+		nf.CodeName = flightrec.CodeName(h.OS, rec.Signal, rec.Code)
+	}
+	if rec.Flags&flightrec.FlagFromMach != 0 {
+		nf.Mach = &report.MachException{
+			Exception: rec.MachException,
+			Name:      flightrec.MachExceptionName(rec.MachException),
+			Code:      rec.MachCode,
+			CodeName:  flightrec.MachCodeName(rec.MachException, rec.MachCode),
+			Subcode:   uint64(rec.MachSubcode),
+		}
+	}
+	r.Native = nf
+	r.OSReportSuppressed = rec.Flags&flightrec.FlagSuppressedExit != 0
+	if r.Process.CrashTime.Before(rec.Time) {
+		r.Process.CrashTime = rec.Time
+	}
+	if r.Kind == "" {
+		// No Go crash output: a fault or abort the runtime never saw (a
+		// thread Go did not create), or one it could not print.
+		r.Kind = report.KindFault
+		r.Message = nativeMessage(nf)
+	}
+}
+
+// nativeMessage describes a native fault the way the Go runtime's first line
+// would have ("SIGSEGV: segmentation violation"), or by its Mach exception.
+func nativeMessage(nf *report.NativeFault) string {
+	if nf.SignalName != "" {
+		if d := signalDescriptions[nf.SignalName]; d != "" {
+			return nf.SignalName + ": " + d
+		}
+		return nf.SignalName
+	}
+	if nf.Mach != nil {
+		return strings.TrimSpace(nf.Mach.Name + " " + nf.Mach.CodeName)
+	}
+	return "native fault"
+}
+
+// signalDescriptions are the runtime's texts (runtime/sigtab_linux_generic.go).
+var signalDescriptions = map[string]string{
+	"SIGSEGV": "segmentation violation", "SIGBUS": "bus error", "SIGFPE": "floating-point exception",
+	"SIGILL": "illegal instruction", "SIGTRAP": "trace trap", "SIGABRT": "abort", "SIGSYS": "bad system call",
+}
+
+// images converts the recorder's image table for the report and symbolizer.
+func images(f *flightrec.File) []report.Image {
+	out := make([]report.Image, 0, len(f.Images))
+	for _, im := range f.Images {
+		if im.Incomplete {
+			continue
+		}
+		ri := report.Image{
+			Path:        im.Path,
+			Base:        im.Base,
+			Size:        im.Size,
+			ImageVMAddr: im.VMAddr,
+			IsMain:      im.IsMain(),
+		}
+		switch im.Type {
+		case flightrec.ImageMachO:
+			ri.Type = "macho"
+			ri.UUID = hex.EncodeToString(im.BuildID)
+		default:
+			ri.Type = "elf"
+			ri.BuildID = hex.EncodeToString(im.BuildID)
+		}
+		out = append(out, ri)
+	}
+	return out
+}

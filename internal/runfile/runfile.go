@@ -32,6 +32,8 @@ const (
 	MetaName   = "meta.json"
 	CrashName  = "crash.txt"
 	FlightName = "flight.bin"
+	// SuppressedName exists while OS crash report suppression is on.
+	SuppressedName = "os-dumps-suppressed"
 )
 
 // ErrAlive is returned by Claim when the run's process still holds its lock
