@@ -20,6 +20,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/crashguard/crashguard-go/crashguard"
 	"github.com/crashguard/crashguard-go/internal/flightrec"
 	"github.com/crashguard/crashguard-go/internal/native"
 )
@@ -28,6 +29,9 @@ func main() {
 	modeName := flag.String("mode", "", "what to do (see -list)")
 	list := flag.Bool("list", false, "list the modes")
 	install := flag.Bool("install", false, "install the native layer first")
+	viaCrashguard := flag.Bool("crashguard", false, "install through crashguard.Install (CRASHGUARD_DIR) instead of the native layer alone")
+	suppressOS := flag.Bool("suppress-os", false, "with -crashguard: Options.SuppressOSCrashReports")
+	toggle := flag.String("toggle", "", "with -crashguard: call SuppressOSCrashReports(on|off) after Install, before the crash")
 	recorder := flag.String("recorder", "", "flight recorder file to create (with -install)")
 	suppress := flag.Int("suppress", 0, "native suppression mode: 0 off, 1 exit")
 	stamp := flag.String("stamp", "", "file (>= 8 bytes) where C stores the time just before the fault")
@@ -66,6 +70,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cgocrash: installed chain=%v chains_to_go=%v mach=%v images=%d go_text=%#x-%#x\n",
 			l.SignalChain, l.ChainsToGo, l.Mach, l.Images, l.GoTextStart, l.GoTextEnd)
 	}
+	if *viaCrashguard {
+		installCrashguard(*suppressOS, *toggle)
+	}
 	if *stamp != "" {
 		if err := stampOpen(*stamp); err != nil {
 			fmt.Fprintf(os.Stderr, "cgocrash: %v\n", err)
@@ -78,6 +85,23 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "cgocrash: %s: returned\n", *modeName)
+}
+
+// installCrashguard installs crashguard the way a user does, so the tests
+// in crashguard/ see native crashes end to end.
+func installCrashguard(suppress bool, toggle string) {
+	g, err := crashguard.Install(crashguard.Options{SuppressOSCrashReports: suppress})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cgocrash: crashguard: %v\n", err)
+		os.Exit(68)
+	}
+	if toggle != "" {
+		if err := g.SuppressOSCrashReports(toggle == "on"); err != nil {
+			fmt.Fprintf(os.Stderr, "cgocrash: toggle: %v\n", err)
+			os.Exit(69)
+		}
+	}
+	fmt.Printf("cgocrash: crashguard run=%s layers=%s\n", g.RunID(), g.Layers())
 }
 
 func containsGzipped(gz []byte, s string) bool {
