@@ -79,10 +79,24 @@ type childResult struct {
 // ended.
 func runChild(t *testing.T, bin, dir string, env []string, args ...string) childResult {
 	t.Helper()
+	return runChildIn(t, bin, dir, env, args...).result
+}
+
+// childRun is a child's result and the working directory it ran in (where a
+// core file would be).
+type childRun struct {
+	result childResult
+	cwd    string
+}
+
+// runChildIn is runChild that also returns the child's working directory.
+func runChildIn(t *testing.T, bin, dir string, env []string, args ...string) childRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = t.TempDir() // a core file, if any, lands here and not in the repo
+	cwd := t.TempDir()
+	cmd.Dir = cwd // a core file, if any, lands here and not in the repo
 	cmd.Env = append(baseEnv(), "CRASHGUARD_DIR="+dir)
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr strings.Builder
@@ -99,7 +113,7 @@ func runChild(t *testing.T, bin, dir string, env []string, args ...string) child
 	if ws.Signaled() {
 		res.signal = ws.Signal()
 	}
-	return res
+	return childRun{result: res, cwd: cwd}
 }
 
 // baseEnv is the environment of the test without anything that would change

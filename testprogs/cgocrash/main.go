@@ -23,9 +23,11 @@ import (
 	"github.com/crashguard/crashguard-go/crashguard"
 	"github.com/crashguard/crashguard-go/internal/flightrec"
 	"github.com/crashguard/crashguard-go/internal/native"
+	"github.com/crashguard/crashguard-go/testprogs/internal/corelimit"
 )
 
 func main() {
+	corelimit.RaiseFromEnv()
 	modeName := flag.String("mode", "", "what to do (see -list)")
 	list := flag.Bool("list", false, "list the modes")
 	install := flag.Bool("install", false, "install the native layer first")

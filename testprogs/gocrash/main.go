@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/crashguard/crashguard-go/crashguard"
+	"github.com/crashguard/crashguard-go/testprogs/internal/corelimit"
 )
 
 var modes = map[string]func(){
@@ -62,8 +63,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "usage: gocrash <%s>\n", strings.Join(names, "|"))
 		os.Exit(64)
 	}
+	corelimit.RaiseFromEnv()
 	var err error
-	guard, err = crashguard.Install(crashguard.Options{Traceback: os.Getenv("GOCRASH_TRACEBACK")})
+	guard, err = crashguard.Install(crashguard.Options{
+		Traceback:              os.Getenv("GOCRASH_TRACEBACK"),
+		SuppressOSCrashReports: os.Getenv("GOCRASH_SUPPRESS") == "1",
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gocrash: install:", err)
 		if guard == nil {
