@@ -22,4 +22,3 @@ func TestSignalNumberMatchesThisKernel(t *testing.T) {
 		assert.Equal(t, int(sig), SignalNumber(runtime.GOOS, name), name)
 	}
 }
-
