@@ -11,6 +11,7 @@ import (
 	"github.com/crashguard/crashguard-go/internal/flightrec"
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
+	"github.com/crashguard/crashguard-go/internal/signals"
 	"github.com/crashguard/crashguard-go/internal/symbolize"
 )
 
@@ -136,15 +137,15 @@ func (n *nativeEvidence) merge(r *report.Report) {
 		// No Go crash output: a fault or abort the runtime never saw (a
 		// thread Go did not create), or one it could not print.
 		r.Kind = report.KindFault
-		r.Message = nativeMessage(nf)
+		r.Message = nativeMessage(h.OS.GOOS(), nf)
 	}
 }
 
 // nativeMessage describes a native fault the way the Go runtime's first line
 // would have ("SIGSEGV: segmentation violation"), or by its Mach exception.
-func nativeMessage(nf *report.NativeFault) string {
+func nativeMessage(goos string, nf *report.NativeFault) string {
 	if nf.SignalName != "" {
-		if d := signalDescriptions[nf.SignalName]; d != "" {
+		if d := signals.RuntimeDescription(goos, nf.SignalName); d != "" {
 			return nf.SignalName + ": " + d
 		}
 		return nf.SignalName
@@ -153,12 +154,6 @@ func nativeMessage(nf *report.NativeFault) string {
 		return strings.TrimSpace(nf.Mach.Name + " " + nf.Mach.CodeName)
 	}
 	return "native fault"
-}
-
-// signalDescriptions are the runtime's texts (runtime/sigtab_linux_generic.go).
-var signalDescriptions = map[string]string{
-	"SIGSEGV": "segmentation violation", "SIGBUS": "bus error", "SIGFPE": "floating-point exception",
-	"SIGILL": "illegal instruction", "SIGTRAP": "trace trap", "SIGABRT": "abort", "SIGSYS": "bad system call",
 }
 
 // images converts the recorder's image table for the report and symbolizer.

@@ -1,6 +1,10 @@
 package flightrec
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/crashguard/crashguard-go/internal/signals"
+)
 
 // Register orders. The same order is used on every OS for an arch: it is the
 // order of the darwin thread state structs (x86_thread_state64_t,
@@ -50,157 +54,35 @@ func SPRegister(arch Arch) string {
 	return "rsp"
 }
 
-type sigNames struct {
-	abrt, bus, fpe, ill, segv, sys, trap int
-}
-
-var (
-	linuxSigs  = sigNames{abrt: 6, bus: 7, fpe: 8, ill: 4, segv: 11, sys: 31, trap: 5}
-	darwinSigs = sigNames{abrt: 6, bus: 10, fpe: 8, ill: 4, segv: 11, sys: 12, trap: 5}
-)
-
-func sigsFor(o OS) sigNames {
+// GOOS returns the GOOS whose signal tables (package signals) give the
+// meaning of o's signal numbers and si_code values: "darwin" for OSDarwin,
+// "linux" otherwise (an unknown OS is read as Linux).
+func (o OS) GOOS() string {
 	if o == OSDarwin {
-		return darwinSigs
+		return "darwin"
 	}
-	return linuxSigs
+	return "linux"
 }
 
-// SignalName returns "SIGSEGV" etc. for the signals the native layer hooks,
-// "SIG<n>" for others. Numbers are those of o (SIGBUS is 7 on Linux, 10 on
-// darwin).
+// SignalName returns the name of signal sig on o ("SIGBUS" is 7 on Linux, 10
+// on darwin), or "SIG<n>" for a number without a name.
 func SignalName(o OS, sig int) string {
-	s := sigsFor(o)
-	switch sig {
-	case s.abrt:
-		return "SIGABRT"
-	case s.bus:
-		return "SIGBUS"
-	case s.fpe:
-		return "SIGFPE"
-	case s.ill:
-		return "SIGILL"
-	case s.segv:
-		return "SIGSEGV"
-	case s.sys:
-		return "SIGSYS"
-	case s.trap:
-		return "SIGTRAP"
+	if name := signals.Name(o.GOOS(), sig); name != "" {
+		return name
 	}
 	return "SIG" + strconv.Itoa(sig)
 }
 
-// SignalNumber returns the number of a hooked signal ("SIGSEGV") on o, 0 if
-// unknown.
+// SignalNumber returns the number of the signal called name ("SIGSEGV") on
+// o, 0 if unknown.
 func SignalNumber(o OS, name string) int {
-	s := sigsFor(o)
-	switch name {
-	case "SIGABRT":
-		return s.abrt
-	case "SIGBUS":
-		return s.bus
-	case "SIGFPE":
-		return s.fpe
-	case "SIGILL":
-		return s.ill
-	case "SIGSEGV":
-		return s.segv
-	case "SIGSYS":
-		return s.sys
-	case "SIGTRAP":
-		return s.trap
-	}
-	return 0
+	return signals.Number(o.GOOS(), name)
 }
-
-// si_code names. Linux: <asm-generic/siginfo.h>; darwin: <sys/signal.h>
-// (the FPE and ILL numbering differs).
-var (
-	linuxSegv = []string{1: "SEGV_MAPERR", 2: "SEGV_ACCERR", 3: "SEGV_BNDERR", 4: "SEGV_PKUERR", 5: "SEGV_ACCADI", 6: "SEGV_ADIDERR", 7: "SEGV_ADIPERR", 8: "SEGV_MTEAERR", 9: "SEGV_MTESERR", 10: "SEGV_CPERR"}
-	linuxBus  = []string{1: "BUS_ADRALN", 2: "BUS_ADRERR", 3: "BUS_OBJERR", 4: "BUS_MCEERR_AR", 5: "BUS_MCEERR_AO"}
-	linuxFPE  = []string{1: "FPE_INTDIV", 2: "FPE_INTOVF", 3: "FPE_FLTDIV", 4: "FPE_FLTOVF", 5: "FPE_FLTUND", 6: "FPE_FLTRES", 7: "FPE_FLTINV", 8: "FPE_FLTSUB", 14: "FPE_FLTUNK", 15: "FPE_CONDTRAP"}
-	linuxILL  = []string{1: "ILL_ILLOPC", 2: "ILL_ILLOPN", 3: "ILL_ILLADR", 4: "ILL_ILLTRP", 5: "ILL_PRVOPC", 6: "ILL_PRVREG", 7: "ILL_COPROC", 8: "ILL_BADSTK", 9: "ILL_BADIADDR"}
-	linuxTrap = []string{1: "TRAP_BRKPT", 2: "TRAP_TRACE", 3: "TRAP_BRANCH", 4: "TRAP_HWBKPT", 5: "TRAP_UNK", 6: "TRAP_PERF"}
-	linuxSys  = []string{1: "SYS_SECCOMP", 2: "SYS_USER_DISPATCH"}
-
-	darwinSegv = []string{1: "SEGV_MAPERR", 2: "SEGV_ACCERR"}
-	darwinBus  = []string{1: "BUS_ADRALN", 2: "BUS_ADRERR", 3: "BUS_OBJERR"}
-	darwinFPE  = []string{1: "FPE_FLTDIV", 2: "FPE_FLTOVF", 3: "FPE_FLTUND", 4: "FPE_FLTRES", 5: "FPE_FLTINV", 6: "FPE_FLTSUB", 7: "FPE_INTDIV", 8: "FPE_INTOVF"}
-	darwinILL  = []string{1: "ILL_ILLOPC", 2: "ILL_ILLTRP", 3: "ILL_PRVOPC", 4: "ILL_ILLOPN", 5: "ILL_ILLADR", 6: "ILL_PRVREG", 7: "ILL_COPROC", 8: "ILL_BADSTK"}
-	darwinTrap = []string{1: "TRAP_BRKPT", 2: "TRAP_TRACE"}
-)
 
 // CodeName returns the name of si_code for sig on o ("SEGV_MAPERR",
 // "SI_TKILL", ...), or "" when it has none.
 func CodeName(o OS, sig, code int) string {
-	if o == OSDarwin {
-		switch code {
-		case 0x10001:
-			return "SI_USER"
-		case 0x10002:
-			return "SI_QUEUE"
-		case 0x10003:
-			return "SI_TIMER"
-		case 0x10004:
-			return "SI_ASYNCIO"
-		case 0x10005:
-			return "SI_MESGQ"
-		}
-	} else {
-		switch code {
-		case 0:
-			return "SI_USER"
-		case 0x80:
-			return "SI_KERNEL"
-		case -1:
-			return "SI_QUEUE"
-		case -2:
-			return "SI_TIMER"
-		case -3:
-			return "SI_MESGQ"
-		case -4:
-			return "SI_ASYNCIO"
-		case -5:
-			return "SI_SIGIO"
-		case -6:
-			return "SI_TKILL"
-		}
-	}
-	var table []string
-	name := SignalName(o, sig)
-	if o == OSDarwin {
-		switch name {
-		case "SIGSEGV":
-			table = darwinSegv
-		case "SIGBUS":
-			table = darwinBus
-		case "SIGFPE":
-			table = darwinFPE
-		case "SIGILL":
-			table = darwinILL
-		case "SIGTRAP":
-			table = darwinTrap
-		}
-	} else {
-		switch name {
-		case "SIGSEGV":
-			table = linuxSegv
-		case "SIGBUS":
-			table = linuxBus
-		case "SIGFPE":
-			table = linuxFPE
-		case "SIGILL":
-			table = linuxILL
-		case "SIGTRAP":
-			table = linuxTrap
-		case "SIGSYS":
-			table = linuxSys
-		}
-	}
-	if code > 0 && code < len(table) {
-		return table[code]
-	}
-	return ""
+	return signals.CodeName(o.GOOS(), sig, code)
 }
 
 // Mach exception types, <mach/exception_types.h>.

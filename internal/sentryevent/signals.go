@@ -1,13 +1,9 @@
 package sentryevent
 
-import "github.com/crashguard/crashguard-go/internal/report"
-
-// Signal numbers differ between Linux and darwin only for a few of the crash
-// signals (SIGBUS, SIGSYS); the rest are the same on both.
-var signalNumbers = map[string]map[string]int{
-	"linux":  {"SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGSEGV": 11, "SIGSYS": 31},
-	"darwin": {"SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6, "SIGFPE": 8, "SIGBUS": 10, "SIGSEGV": 11, "SIGSYS": 12},
-}
+import (
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/signals"
+)
 
 // signalDescriptions are the exception values for signal faults, in the style
 // of sentry-native's signal backend ("SIGSEGV" / "Segfault").
@@ -26,46 +22,6 @@ var signalDescriptions = map[string]string{
 // putting into the exception value ("Segfault at 0x10"). For SIGILL/SIGFPE it
 // is the instruction address, which the stack trace already shows.
 var addressSignals = map[string]bool{"SIGSEGV": true, "SIGBUS": true}
-
-// signalName returns the name of signal number n on goos, or "".
-func signalName(goos string, n int) string {
-	for name, num := range signalNumbers[goos] {
-		if num == n {
-			return name
-		}
-	}
-	return ""
-}
-
-// codeName names si_code for the signal line of Go's crash output, which
-// prints only the number. Only codes with the same value on Linux and darwin
-// are named, plus the Linux generic codes; the native record names its own
-// codes (the C side knows the platform's headers).
-func codeName(goos, sig string, code int64) string {
-	switch {
-	case sig == "SIGSEGV" && code == 1:
-		return "SEGV_MAPERR"
-	case sig == "SIGSEGV" && code == 2:
-		return "SEGV_ACCERR"
-	case sig == "SIGBUS" && code == 1:
-		return "BUS_ADRALN"
-	case sig == "SIGBUS" && code == 2:
-		return "BUS_ADRERR"
-	case sig == "SIGBUS" && code == 3:
-		return "BUS_OBJERR"
-	}
-	if goos == "linux" {
-		switch code {
-		case 0:
-			return "SI_USER"
-		case 0x80:
-			return "SI_KERNEL"
-		case -6:
-			return "SI_TKILL"
-		}
-	}
-	return ""
-}
 
 // machExceptionNames names darwin exception types (mach/exception_types.h).
 var machExceptionNames = map[int]string{
@@ -102,13 +58,13 @@ func signalOf(r *report.Report) (s signalInfo, ok bool) {
 		return signalInfo{}, false
 	}
 	if s.Name == "" {
-		s.Name = signalName(goos, s.Number)
+		s.Name = signals.Name(goos, s.Number)
 	}
 	if s.Number == 0 {
-		s.Number = signalNumbers[goos][s.Name]
+		s.Number = signals.Number(goos, s.Name)
 	}
-	if s.CodeName == "" {
-		s.CodeName = codeName(goos, s.Name, s.Code)
+	if s.CodeName == "" && s.Code == int64(int32(s.Code)) { // si_code is a C int
+		s.CodeName = signals.CodeName(goos, s.Number, int(s.Code))
 	}
 	return s, true
 }

@@ -5,60 +5,8 @@ import (
 	"strings"
 
 	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/signals"
 )
-
-// Signal numbers by name. Go prints the name, not the number, and the
-// numbers differ between kernels: SIGBUS is 7 on Linux and 10 on darwin.
-// Linux numbers are those of amd64/arm64/386/arm/riscv64/ppc64/s390x
-// (mips and sparc differ; crashguard does not target them). Checked against
-// golang.org/x/sys/unix zerrors_linux*.go and zerrors_darwin_*.go.
-var (
-	signalsLinux = map[string]int{
-		"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5,
-		"SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGKILL": 9, "SIGUSR1": 10,
-		"SIGSEGV": 11, "SIGUSR2": 12, "SIGPIPE": 13, "SIGALRM": 14, "SIGTERM": 15,
-		"SIGSTKFLT": 16, "SIGCHLD": 17, "SIGCONT": 18, "SIGSTOP": 19, "SIGTSTP": 20,
-		"SIGTTIN": 21, "SIGTTOU": 22, "SIGURG": 23, "SIGXCPU": 24, "SIGXFSZ": 25,
-		"SIGVTALRM": 26, "SIGPROF": 27, "SIGWINCH": 28, "SIGIO": 29, "SIGPWR": 30,
-		"SIGSYS": 31,
-	}
-	signalsDarwin = map[string]int{
-		"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5,
-		"SIGABRT": 6, "SIGEMT": 7, "SIGFPE": 8, "SIGKILL": 9, "SIGBUS": 10,
-		"SIGSEGV": 11, "SIGSYS": 12, "SIGPIPE": 13, "SIGALRM": 14, "SIGTERM": 15,
-		"SIGURG": 16, "SIGSTOP": 17, "SIGTSTP": 18, "SIGCONT": 19, "SIGCHLD": 20,
-		"SIGTTIN": 21, "SIGTTOU": 22, "SIGIO": 23, "SIGXCPU": 24, "SIGXFSZ": 25,
-		"SIGVTALRM": 26, "SIGPROF": 27, "SIGWINCH": 28, "SIGINFO": 29, "SIGUSR1": 30,
-		"SIGUSR2": 31,
-	}
-)
-
-func signalTable(goos string) map[string]int {
-	switch goos {
-	case "linux", "android":
-		return signalsLinux
-	case "darwin", "ios":
-		return signalsDarwin
-	}
-	return nil
-}
-
-// SignalNumber returns the number of the signal called name ("SIGBUS") on
-// goos ("linux", "darwin"), or 0 when it is not known there.
-func SignalNumber(goos, name string) int {
-	return signalTable(goos)[name]
-}
-
-// signalName is the inverse of SignalNumber, for "[signal 0xb ...]" lines
-// where the runtime had no name.
-func signalName(goos string, n int) string {
-	for name, v := range signalTable(goos) {
-		if v == n {
-			return name
-		}
-	}
-	return ""
-}
 
 // parseSignalLine parses the signal line the runtime prints before a
 // traceback caused by a signal (runtime/panic.go dopanic_m):
@@ -97,11 +45,11 @@ func parseSignalLine(line, goos string) (*report.Signal, bool) {
 func setSignalName(sig *report.Signal, s, goos string) {
 	if n, ok := parseHex(s); ok {
 		sig.Number = int(n)
-		sig.Name = signalName(goos, int(n))
+		sig.Name = signals.Name(goos, int(n))
 		return
 	}
 	sig.Name, sig.Description, _ = strings.Cut(s, ": ")
-	sig.Number = SignalNumber(goos, sig.Name)
+	sig.Number = signals.Number(goos, sig.Name)
 }
 
 // parseFatalSignal parses the two lines the runtime's signal handler
@@ -120,14 +68,14 @@ func parseFatalSignal(head, pcLine, goos string) (*report.Signal, bool) {
 	switch {
 	case isSignalName(head):
 		sig.Name, sig.Description, _ = strings.Cut(head, ": ")
-		sig.Number = SignalNumber(goos, sig.Name)
+		sig.Number = signals.Number(goos, sig.Name)
 	case strings.HasPrefix(head, "Signal "):
 		n, err := strconv.Atoi(head[len("Signal "):])
 		if err != nil {
 			return nil, false
 		}
 		sig.Number = n
-		sig.Name = signalName(goos, n)
+		sig.Name = signals.Name(goos, n)
 	default:
 		return nil, false
 	}

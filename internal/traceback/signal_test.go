@@ -9,20 +9,6 @@ import (
 	"github.com/crashguard/crashguard-go/internal/report"
 )
 
-func TestSignalNumber(t *testing.T) {
-	assert.Equal(t, 11, SignalNumber("linux", "SIGSEGV"))
-	assert.Equal(t, 11, SignalNumber("darwin", "SIGSEGV"))
-	assert.Equal(t, 7, SignalNumber("linux", "SIGBUS"))
-	assert.Equal(t, 10, SignalNumber("darwin", "SIGBUS"))
-	assert.Equal(t, 31, SignalNumber("linux", "SIGSYS"))
-	assert.Equal(t, 12, SignalNumber("darwin", "SIGSYS"))
-	assert.Equal(t, 6, SignalNumber("ios", "SIGABRT"))
-	assert.Zero(t, SignalNumber("linux", "SIGEMT"))
-	assert.Zero(t, SignalNumber("plan9", "SIGSEGV"))
-	assert.Equal(t, "SIGBUS", signalName("darwin", 10))
-	assert.Equal(t, "SIGUSR1", signalName("linux", 10))
-}
-
 func TestParseSignalLine(t *testing.T) {
 	sig, ok := parseSignalLine("[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a2f1c]", "linux")
 	require.True(t, ok)

@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package traceback
+package signals
 
 import (
 	"runtime"
@@ -8,9 +8,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"golang.org/x/sys/unix"
 )
 
-func TestSignalNumberMatchesThisKernel(t *testing.T) {
+// The tables of the OS the test runs on agree with its syscall package and
+// with golang.org/x/sys/unix (generated from the system headers).
+func TestNumberMatchesThisKernel(t *testing.T) {
 	for name, sig := range map[string]syscall.Signal{
 		"SIGHUP": syscall.SIGHUP, "SIGQUIT": syscall.SIGQUIT, "SIGILL": syscall.SIGILL,
 		"SIGTRAP": syscall.SIGTRAP, "SIGABRT": syscall.SIGABRT, "SIGBUS": syscall.SIGBUS,
@@ -19,6 +22,9 @@ func TestSignalNumberMatchesThisKernel(t *testing.T) {
 		"SIGCHLD": syscall.SIGCHLD, "SIGSYS": syscall.SIGSYS, "SIGURG": syscall.SIGURG,
 		"SIGPROF": syscall.SIGPROF, "SIGIO": syscall.SIGIO, "SIGSTOP": syscall.SIGSTOP,
 	} {
-		assert.Equal(t, int(sig), SignalNumber(runtime.GOOS, name), name)
+		assert.Equal(t, int(sig), Number(runtime.GOOS, name), name)
+	}
+	for n := 1; n <= 31; n++ {
+		assert.Equal(t, unix.SignalName(syscall.Signal(n)), Name(runtime.GOOS, n), n)
 	}
 }
