@@ -43,8 +43,15 @@ fi
 # 2. The Go linker asks for -framework CoreFoundation when it links a cgo
 # program for darwin (and -framework Security for anything importing
 # crypto/x509, e.g. through net/http in testify); zig has no frameworks, so
-# text stubs stand in. Only for this link check.
-framework_stub() { # name, one exported symbol
+# text stubs stand in. Only for this link check. The symbols each stub exports
+# are read from the standard library's own //go:cgo_import_dynamic directives
+# (crypto/x509/internal/macos and friends), so a Go release that imports one
+# more CoreFoundation or Security function needs no edit here.
+framework_symbols() { # name -> "_Sym1, _Sym2, ..."
+  grep -rh "^//go:cgo_import_dynamic .*Frameworks/$1.framework" "$(go env GOROOT)/src" |
+    awk '{print "_" $3}' | sort -u | paste -sd, - | sed 's/,/, /g'
+}
+framework_stub() { # name, exported symbols
   local dir="$FW/$1.framework" tbd
   tbd="$dir/$1.tbd"
   mkdir -p "$dir"
@@ -60,8 +67,11 @@ exports:
 EOF
   if cmp -s "$tbd.tmp" "$tbd"; then rm -f "$tbd.tmp"; else mv "$tbd.tmp" "$tbd"; fi
 }
-framework_stub CoreFoundation _CFRelease
-framework_stub Security _SecTrustEvaluateWithError
+for fw in CoreFoundation Security; do
+  syms=$(framework_symbols "$fw")
+  [ -n "$syms" ] || syms="_CFRelease" # the cgo runtime's own reference
+  framework_stub "$fw" "$syms"
+done
 
 # Keep the two shared cores usable by others: at most 2 build jobs.
 export GOFLAGS="${GOFLAGS:-} -p=2"
