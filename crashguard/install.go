@@ -180,8 +180,13 @@ func buildInfo() *report.BuildInfo {
 // the timeout instead of crashing.
 func (g *Guard) startBackground() {
 	g.bgDone = make(chan struct{})
+	// Taken here, before the goroutine runs, so that a Flush called right
+	// after Install waits for this pass instead of finding the runs it
+	// claimed "alive", returning, and letting the process exit mid-delivery.
+	g.flushSem <- struct{}{}
 	go func() {
 		defer close(g.bgDone)
+		defer func() { <-g.flushSem }()
 		if _, err := g.collector.CollectAll(); err != nil {
 			g.s.logger.Warn("crashguard: collecting earlier runs", "err", err)
 		}
@@ -190,7 +195,7 @@ func (g *Guard) startBackground() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), backgroundFlushTimeout)
 		defer cancel()
-		if err := g.flush(ctx, true); err != nil {
+		if err := g.deliver(ctx, true); err != nil {
 			g.s.logger.Warn("crashguard: background delivery incomplete", "err", err)
 		}
 	}()
