@@ -83,16 +83,22 @@ type throwSite struct {
 	length int
 }
 
-// findThrow looks for the throw at the top of the runtime stack, then of
-// the crashed goroutine.
+// findThrow looks for the throw at the top of the crashed goroutine, then of
+// the runtime stack.
+//
+// The crashed goroutine comes first: a throw on the system stack (stack
+// overflow) never shows in the goroutine's own frames, so a throw there is
+// unambiguous, while a "runtime stack:" section may belong to another
+// thread that threw while the process was already dying (seen: an
+// allocation on another goroutine failing under the same RLIMIT_AS right
+// after "out of memory", printing "runtime: cannot allocate memory").
 func findThrow(r *Result, crashed *report.Goroutine) *throwSite {
-	if s := throwIn(r.RuntimeStack, "runtime stack"); s != nil {
-		return s
-	}
 	if crashed != nil {
-		return throwIn(crashed.Frames, "crashed goroutine")
+		if s := throwIn(crashed.Frames, "crashed goroutine"); s != nil {
+			return s
+		}
 	}
-	return nil
+	return throwIn(r.RuntimeStack, "runtime stack")
 }
 
 func throwIn(frames []report.Frame, where string) *throwSite {

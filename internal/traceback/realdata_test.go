@@ -72,6 +72,10 @@ var realCases = []realCase{
 	{name: "go1.26/goexit_deadlock", kind: report.KindFatalError, msg: "all goroutines are asleep - deadlock!", inferred: true, from: "every goroutine is blocked and none is r", goroutines: 1, crashed: 0},
 	{name: "go1.26/stack_overflow", kind: report.KindFatalError, msg: "stack overflow", inferred: true, from: "runtime.throw called from runtime.newsta", goroutines: 6, crashed: 1, runtimeTop: "runtime.throw", top: "main.recurseForever", topFile: "main.go", topLine: 457},
 	{name: "go1.26/oom", kind: report.KindFatalError, msg: "out of memory", inferred: true, from: "runtime.throw called from runtime.(*mcac", goroutines: 6, crashed: 1, top: "runtime.throw", topFile: "panic.go", topLine: 1229},
+	// A second throw on another thread while dying ("runtime: cannot
+	// allocate memory" in a runtime stack section): the crashed goroutine's
+	// own throw names the error. Captured from crashguard's testprogs/gocrash.
+	{name: "go1.26/oom_nested_throw", kind: report.KindFatalError, msg: "out of memory", inferred: true, from: "runtime.throw called from runtime.(*mcac", goroutines: 8, crashed: 1, runtimeTop: "runtime.throw", top: "runtime.throw", topFile: "panic.go", topLine: 1229},
 	{name: "go1.26/mutex_unlock", kind: report.KindFatalError, msg: "sync: unlock of unlocked mutex", inferred: true, from: "internal/sync.fatal called from internal", goroutines: 1, crashed: 1, top: "internal/sync.fatal", topFile: "panic.go", topLine: 1191},
 	{name: "go1.26/rwmutex_runlock", kind: report.KindFatalError, msg: "sync: RUnlock of unlocked RWMutex", inferred: true, from: "sync.fatal called from sync.(*RWMutex).r", goroutines: 1, crashed: 1, top: "sync.fatal", topFile: "panic.go", topLine: 1161},
 	{name: "go1.26/go_nil_func", kind: report.KindFatalError, msg: "", inferred: false, goroutines: 1, crashed: 1, top: "main.goNilFunc", topFile: "main.go", topLine: 501},
