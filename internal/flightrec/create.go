@@ -50,9 +50,9 @@ const SentinelName = "github.com/crashguard/crashguard-go/internal/flightrec.Sen
 func Create(path string) error { return CreateWith(path, Config{}) }
 
 // CreateWith creates a new flight recorder file at path: a file of its full
-// size, every byte written (zeros, so that the blocks are allocated now and a
-// full disk cannot turn a crash-time store into SIGBUS), with the header
-// filled in for this process. It fails if path exists (O_EXCL: a symlink
+// size with every block allocated now (fallocate where the filesystem has
+// it, else zeros written), so that a full disk cannot turn a crash-time store
+// into SIGBUS, with the header filled in for this process. It fails if path exists (O_EXCL: a symlink
 // planted at path is not followed). The file is 0600.
 func CreateWith(path string, cfg Config) error {
 	records := cfg.Records
@@ -76,7 +76,9 @@ func CreateWith(path string, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("flightrec: create: %w", err)
 	}
-	if _, err := f.Write(buf); err != nil {
+	// Only the header holds non-zero bytes. Allocating the rest instead of
+	// writing it keeps Install cheap: it runs at every start.
+	if err := writeAllocated(f, buf, HeaderSize); err != nil {
 		f.Close()
 		os.Remove(path)
 		return fmt.Errorf("flightrec: write %s: %w", path, err)
