@@ -31,11 +31,9 @@ import (
 // out again for every run a benchmark needs.
 //
 // A run made in-process with runfile.Start cannot be used: its flock is held
-// by the Run's own (unexported) descriptor until the process ends, Claim
-// conflicts with it in-process too, and Abandon, the only exported way to
-// drop it, deletes the files. A copy of a dead run's directory is a dead run
-// (no one holds the copied lock file), which is exactly what Claim sees after
-// a crash.
+// by the Run's own descriptor until the process ends. A copy of a dead run's
+// files is a dead run (no one holds the copied run file's lock), which is
+// exactly what Claim sees after a crash.
 var crash10k struct {
 	once  sync.Once
 	err   error
@@ -85,17 +83,17 @@ func makeDeadRun10k() (string, map[string][]byte, error) {
 	if err != nil || len(ids) != 1 {
 		return "", nil, fmt.Errorf("gocrash panic-10k left runs %v (%v), want one", ids, err)
 	}
-	entries, err := os.ReadDir(filepath.Join(runs, ids[0]))
+	entries, err := os.ReadDir(runs)
 	if err != nil {
 		return "", nil, err
 	}
 	files := map[string][]byte{}
 	for _, e := range entries {
-		if files[e.Name()], err = os.ReadFile(filepath.Join(runs, ids[0], e.Name())); err != nil {
+		if files[e.Name()], err = os.ReadFile(filepath.Join(runs, e.Name())); err != nil {
 			return "", nil, err
 		}
 	}
-	if n := bytes.Count(files[runfile.CrashName], []byte("\ngoroutine ")); n < goroutines10k {
+	if n := bytes.Count(files[ids[0]+runfile.RunExt], []byte("\ngoroutine ")); n < goroutines10k {
 		return "", nil, fmt.Errorf("crash output holds %d goroutines, want %d", n, goroutines10k)
 	}
 	return ids[0], files, nil
@@ -117,14 +115,13 @@ func cleanEnv() []string {
 	return env
 }
 
-// writeRun lays the files of a run out under runs/id, as the crashed
-// process left them.
+// writeRun lays the files of a run out under runs, as the crashed process
+// left them.
 func writeRun(b *testing.B, runs, id string, files map[string][]byte) {
 	b.Helper()
-	dir := filepath.Join(runs, id)
-	require.NoError(b, os.MkdirAll(dir, 0o700))
+	require.NoError(b, os.MkdirAll(runs, 0o700))
 	for name, data := range files {
-		require.NoError(b, os.WriteFile(filepath.Join(dir, name), data, 0o600))
+		require.NoError(b, os.WriteFile(filepath.Join(runs, name), data, 0o600))
 	}
 }
 
@@ -140,7 +137,7 @@ func BenchmarkBuild10kGoroutines(b *testing.B) {
 	require.NoError(b, err)
 	defer d.Release()
 
-	b.SetBytes(int64(len(files[runfile.CrashName])))
+	b.SetBytes(int64(len(files[id+runfile.RunExt])))
 	b.ReportAllocs()
 	for b.Loop() {
 		r, err := Build(d, DefaultMaxCrashOutput)
@@ -162,7 +159,7 @@ func BenchmarkCollectAll10kGoroutines(b *testing.B) {
 	base := b.TempDir()
 	logger := slog.New(slog.DiscardHandler)
 	var reportBytes int64
-	b.SetBytes(int64(len(files[runfile.CrashName])))
+	b.SetBytes(int64(len(files[id+runfile.RunExt])))
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

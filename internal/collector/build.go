@@ -16,7 +16,7 @@ import (
 // Build makes the report of a dead run, or returns nil when the run holds no
 // evidence of a crash.
 func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
-	out, truncated, modTime, err := d.CrashOutput(maxOutput)
+	meta, out, truncated, modTime, err := d.Read(maxOutput)
 	if err != nil {
 		return nil, err
 	}
@@ -28,9 +28,7 @@ func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
 	if !hasOutput && native.fatal() == nil {
 		return nil, nil
 	}
-
-	meta, err := d.Meta()
-	if err != nil {
+	if meta == nil {
 		// The process crashed but its metadata is unreadable: still report
 		// what we have rather than lose the crash.
 		meta = &runfile.Meta{RunID: d.ID}

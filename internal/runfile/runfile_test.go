@@ -59,42 +59,45 @@ func TestRunIsAliveUntilItsProcessDies(t *testing.T) {
 
 	d, err := Claim(runs, id)
 	require.NoError(t, err, "SIGKILL drops the flock, so the run is dead")
-	out, truncated, mod, err := d.CrashOutput(1 << 20)
+	m, out, truncated, mod, err := d.Read(1 << 20)
 	require.NoError(t, err)
-	assert.Equal(t, "panic: from helper\n", string(out))
+	assert.Equal(t, "panic: from helper\n", string(out), "the crash output follows the metadata line")
 	assert.False(t, truncated)
 	assert.False(t, mod.IsZero())
-	m, err := d.Meta()
-	require.NoError(t, err)
+	require.NotNil(t, m)
 	assert.Equal(t, id, m.RunID)
 	assert.Equal(t, cmd.Process.Pid, m.PID)
 
 	_, err = Claim(runs, id)
 	assert.ErrorIs(t, err, ErrAlive, "a claimed run is held by its collector")
 
+	require.NoError(t, os.WriteFile(d.Path(FlightName), []byte("x"), 0o600))
 	require.NoError(t, d.Remove())
-	_, err = os.Stat(filepath.Join(runs, id))
-	assert.True(t, os.IsNotExist(err))
-	ids, err := List(runs)
+	entries, err := os.ReadDir(runs)
 	require.NoError(t, err)
-	assert.Empty(t, ids)
+	assert.Empty(t, entries, "the run file and its siblings are gone")
 }
 
 func TestStartLayoutAndPermissions(t *testing.T) {
 	runs := filepath.Join(t.TempDir(), "runs")
-	r, err := Start(runs, &Meta{PID: 42, StartTime: time.Unix(1700000000, 0)})
+	r, err := Start(runs, &Meta{PID: 42, StartTime: time.Unix(1700000000, 0), EventID: "e"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Abandon() })
 
 	assert.True(t, strings.HasPrefix(r.ID, "20231114T221320.000000000Z-42-"), r.ID)
-	for name, mode := range map[string]os.FileMode{LockName: 0o600, MetaName: 0o600, CrashName: 0o600} {
-		st, err := os.Stat(r.Path(name))
-		require.NoError(t, err, name)
-		assert.Equal(t, mode, st.Mode().Perm(), name)
-	}
-	st, err := os.Stat(r.Dir)
+	st, err := os.Stat(filepath.Join(runs, r.ID+RunExt))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	st, err = os.Stat(runs)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
+	assert.Equal(t, filepath.Join(runs, r.ID+".flight"), r.Path(FlightName))
+
+	b, err := os.ReadFile(filepath.Join(runs, r.ID+RunExt))
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(string(b), "\n"), "exactly one metadata line, ready for the crash output")
+	assert.Equal(t, 1, strings.Count(string(b), "\n"))
+	assert.Contains(t, string(b), `"event_id":"e"`)
 
 	_, err = Claim(runs, r.ID)
 	assert.ErrorIs(t, err, ErrAlive, "the live run's own lock must exclude collectors in-process too")
@@ -102,28 +105,50 @@ func TestStartLayoutAndPermissions(t *testing.T) {
 
 func TestCrashOutputIsCapped(t *testing.T) {
 	runs := t.TempDir()
-	r, err := Start(runs, &Meta{PID: 1, StartTime: time.Now()})
+	writeDead(t, runs, "r1", `{"run_id":"r1","pid":7}`+"\n"+strings.Repeat("x", 100))
+	d, err := Claim(runs, "r1")
 	require.NoError(t, err)
-	_, err = r.CrashFile.WriteString(strings.Repeat("x", 100))
+	m, out, truncated, _, err := d.Read(10)
 	require.NoError(t, err)
-	r.release()
-
-	d, err := Claim(runs, r.ID)
-	require.NoError(t, err)
-	out, truncated, _, err := d.CrashOutput(10)
-	require.NoError(t, err)
+	require.NotNil(t, m)
+	assert.Equal(t, 7, m.PID)
 	assert.Equal(t, strings.Repeat("x", 10), string(out))
 	assert.True(t, truncated)
 	require.NoError(t, d.Remove())
 }
 
-func TestRunWithoutLockFileIsDead(t *testing.T) {
+func TestRunWithBrokenMetadataStillGivesItsOutput(t *testing.T) {
 	runs := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(runs, "half"), 0o700))
-	d, err := Claim(runs, "half")
+	writeDead(t, runs, "r2", "garbage\npanic: x\n")
+	d, err := Claim(runs, "r2")
 	require.NoError(t, err)
-	out, _, _, err := d.CrashOutput(10)
+	m, out, _, _, err := d.Read(1 << 10)
 	require.NoError(t, err)
-	assert.Empty(t, out)
+	assert.Nil(t, m)
+	assert.Equal(t, "garbage\npanic: x\n", string(out), "nothing is lost")
 	require.NoError(t, d.Remove())
+}
+
+func TestListRemovesOrphanSiblings(t *testing.T) {
+	runs := t.TempDir()
+	// Real ids carry a dot of their own.
+	const id, gone = "20231114T221320.000000000Z-42-0a0b0c0d0e0f", "20231114T221321.000000000Z-43-0a0b0c0d0e0f"
+	writeDead(t, runs, id, "{}\n")
+	for _, name := range []string{id + ".flight", id + ".suppressed", gone + ".flight"} {
+		require.NoError(t, os.WriteFile(filepath.Join(runs, name), nil, 0o600))
+	}
+	ids, err := List(runs)
+	require.NoError(t, err)
+	assert.Equal(t, []string{id}, ids)
+	_, err = os.Stat(filepath.Join(runs, gone+".flight"))
+	assert.True(t, os.IsNotExist(err), "a sibling whose run file is gone is removed")
+	for _, name := range []string{id + ".flight", id + ".suppressed"} {
+		_, err = os.Stat(filepath.Join(runs, name))
+		assert.NoError(t, err, "a live run's sibling stays")
+	}
+}
+
+func writeDead(t *testing.T, runs, id, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(runs, id+RunExt), []byte(content), 0o600))
 }
