@@ -3,8 +3,8 @@ package crashguard
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crashguard/crashguard-go/internal/collector"
@@ -27,7 +27,12 @@ type Guard struct {
 	// flushSem serializes Flush (the background one included): a Flush must
 	// not return while another is still sending a report it skipped.
 	flushSem chan struct{}
-	bgDone   chan struct{}
+	// collectMu serializes collection passes, which are local and short: a
+	// pass that runs while another holds a dead run's claim would take the
+	// run for alive and miss its report. Pending waits on it, never on the
+	// network.
+	collectMu sync.Mutex
+	bgDone    chan struct{}
 
 	suppress suppressionState
 }
@@ -117,7 +122,7 @@ func (g *Guard) flush(ctx context.Context, honourBackoff bool) error {
 	}
 	defer func() { <-g.flushSem }()
 
-	_, cerr := g.collector.CollectAll()
+	cerr := g.collect()
 	if g.s.dsn == "" {
 		pending, err := g.outbox.count()
 		if err == nil && pending > 0 {
@@ -135,9 +140,17 @@ func (g *Guard) Pending() ([]Report, error) {
 	if g.disabled {
 		return nil, nil
 	}
-	_, cerr := g.collector.CollectAll()
+	cerr := g.collect()
 	reps, err := g.outbox.pending()
 	return reps, errors.Join(cerr, err)
+}
+
+// collect turns every dead run into a report in the outbox.
+func (g *Guard) collect() error {
+	g.collectMu.Lock()
+	defer g.collectMu.Unlock()
+	_, err := g.collector.CollectAll()
+	return err
 }
 
 func summarize(r *report.Report) Report {
@@ -150,5 +163,3 @@ func summarize(r *report.Report) Report {
 		CrashTime:       r.Process.CrashTime,
 	}
 }
-
-func (g *Guard) log() *slog.Logger { return g.s.logger }

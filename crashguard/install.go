@@ -187,7 +187,7 @@ func (g *Guard) startBackground() {
 	go func() {
 		defer close(g.bgDone)
 		defer func() { <-g.flushSem }()
-		if _, err := g.collector.CollectAll(); err != nil {
+		if err := g.collect(); err != nil {
 			g.s.logger.Warn("crashguard: collecting earlier runs", "err", err)
 		}
 		if n, err := g.outbox.count(); err != nil || n == 0 || g.s.dsn == "" {
