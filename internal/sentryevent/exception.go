@@ -7,6 +7,7 @@ import (
 	"github.com/getsentry/sentry-go"
 
 	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/signals"
 )
 
 // Mechanism types; see the package documentation.
@@ -47,10 +48,10 @@ func newException(r *report.Report) (sentry.Exception, mechanismExtras) {
 	if r.Native != nil && r.Native.Mach != nil {
 		m := *r.Native.Mach
 		if m.Name == "" {
-			m.Name = machExceptionNames[m.Exception]
+			m.Name = signals.MachExceptionName(m.Exception)
 		}
-		if m.CodeName == "" && m.Exception == 1 {
-			m.CodeName = machBadAccessCodes[m.Code]
+		if m.CodeName == "" {
+			m.CodeName = signals.MachCodeName(m.Exception, m.Code)
 		}
 		x.Mach = &m
 	}

@@ -23,15 +23,6 @@ var signalDescriptions = map[string]string{
 // is the instruction address, which the stack trace already shows.
 var addressSignals = map[string]bool{"SIGSEGV": true, "SIGBUS": true}
 
-// machExceptionNames names darwin exception types (mach/exception_types.h).
-var machExceptionNames = map[int]string{
-	1: "EXC_BAD_ACCESS", 2: "EXC_BAD_INSTRUCTION", 3: "EXC_ARITHMETIC", 4: "EXC_EMULATION",
-	5: "EXC_SOFTWARE", 6: "EXC_BREAKPOINT", 10: "EXC_CRASH", 11: "EXC_RESOURCE", 12: "EXC_GUARD",
-}
-
-// machBadAccessCodes names EXC_BAD_ACCESS codes (kern_return_t values).
-var machBadAccessCodes = map[int64]string{1: "KERN_INVALID_ADDRESS", 2: "KERN_PROTECTION_FAILURE"}
-
 // signalInfo is what is known about the signal that ended the process.
 type signalInfo struct {
 	Number   int
