@@ -40,7 +40,7 @@ func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
 		Process:       meta.Process,
 	}
 	if r.EventID == "" {
-		r.EventID = newEventID()
+		r.EventID = NewEventID()
 	}
 	r.Process.PID = meta.PID
 	r.Process.StartTime = meta.StartTime
@@ -126,14 +126,12 @@ func inApp(pkg, mainPath string) bool {
 	return pkg == mainPath || strings.HasPrefix(pkg, mainPath+"/")
 }
 
-func newEventID() string {
+// NewEventID returns a fresh Sentry event id: 32 lowercase hex digits.
+func NewEventID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
-
-// NewEventID returns a fresh Sentry event id: 32 lowercase hex digits.
-func NewEventID() string { return newEventID() }
 
 // suppressedByOS says whether suppression was on when the process died in a
 // way the OS would have reported: a death by signal, which in Go means

@@ -205,13 +205,3 @@ type Image struct {
 	IsMain      bool   `json:"is_main,omitempty"`  // the executable itself
 	ImageVMAddr uint64 `json:"image_vmaddr,omitempty"`
 }
-
-// CrashedFrames returns the frames of the crashed goroutine, or nil.
-func (r *Report) CrashedFrames() []Frame {
-	for i := range r.Goroutines {
-		if r.Goroutines[i].Crashed {
-			return r.Goroutines[i].Frames
-		}
-	}
-	return nil
-}
