@@ -30,8 +30,9 @@ type goCrash struct {
 	// nocgoOnly: the case cannot happen in a cgo binary (deadlock).
 	nocgoOnly bool
 	// slow: the case takes a minute (Go's deadlock detector waits ~60s in
-	// any binary importing sentry-go v0.50, with or without crashguard), so
-	// its baseline run is skipped; the table holds the baseline status.
+	// a binary importing sentry-go v0.50, with or without crashguard, unless
+	// GODEBUG=updatemaxprocs=0 or GOGC=off; see README), so its baseline
+	// run is skipped; the table holds the baseline status.
 	slow bool
 	// exit status and killing signal, as without crashguard.
 	exit   int
