@@ -144,6 +144,9 @@ func testGoCrashes(t *testing.T, cgo bool) {
 		if c.nocgoOnly && cgo {
 			continue
 		}
+		if c.mode == "oom" && runtime.GOOS != "linux" {
+			continue // RLIMIT_AS bounds the heap only on Linux; elsewhere it would eat the machine
+		}
 		t.Run(c.name(), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
@@ -336,7 +339,7 @@ func assertGoEvent(t *testing.T, c goCrash, r *report.Report, ev sentrytest.Rece
 		assert.Equal(t, 1, crashedThreads)
 	}
 
-	assert.Equal(t, "Linux", dig(e, "contexts", "os")["name"])
+	assert.Equal(t, map[string]string{"linux": "Linux", "darwin": "macOS"}[runtime.GOOS], dig(e, "contexts", "os")["name"])
 	assert.Equal(t, "go", dig(e, "contexts", "runtime")["name"])
 	assert.Equal(t, runtime.Version(), dig(e, "contexts", "runtime")["version"])
 	assert.Equal(t, "sentry.go.crashguard", dig(e, "sdk")["name"])
