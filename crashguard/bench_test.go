@@ -19,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	tp "github.com/crashguard/crashguard-go/internal/testprog"
+
 	"github.com/crashguard/crashguard-go/internal/runfile"
 )
 
@@ -34,13 +36,10 @@ const benchChildTimeout = 2 * time.Minute
 // the first time.
 func buildForBench(b *testing.B, name string) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "../testprogs/"+name)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(b, err, "build testprogs/%s:\n%s", name, out)
+	bin, err := tp.Build(ctx, name, b.TempDir(), true)
+	require.NoError(b, err)
 	return bin
 }
 

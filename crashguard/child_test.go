@@ -6,9 +6,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	tp "github.com/crashguard/crashguard-go/internal/testprog"
 )
 
 // childTimeout bounds every crashing child: a hang fails the test, it does
@@ -31,18 +33,13 @@ var progs struct {
 // testprog builds testprogs/<name> once per test binary and returns its path.
 func testprog(t *testing.T, name string) string { return testprogCgo(t, name, true) }
 
-// testprogCgo builds testprogs/<name> with cgo on or off. Off matters for
-// more than the native layer: Go's deadlock detector never fires in a
-// binary linked with cgo (runtime checkdead counts the cgo threads as
-// running), and net, which sentry-go imports, links cgo by default.
+// testprogCgo builds testprogs/<name> with cgo on or off, once per test
+// binary (see tp.Build for why cgo matters).
 func testprogCgo(t *testing.T, name string, cgo bool) string {
 	t.Helper()
 	progs.mu.Lock()
 	defer progs.mu.Unlock()
-	key := name
-	if !cgo {
-		key += "-nocgo"
-	}
+	key := fmt.Sprintf("%s-%v", name, cgo)
 	if bin, ok := progs.bins[key]; ok {
 		return bin
 	}
@@ -51,16 +48,10 @@ func testprogCgo(t *testing.T, name string, cgo bool) string {
 		require.NoError(t, err)
 		progs.dir, progs.bins = dir, map[string]string{}
 	}
-	bin := filepath.Join(progs.dir, key)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "../testprogs/"+name)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if cgo {
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	}
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "build testprogs/%s:\n%s", name, out)
+	bin, err := tp.Build(ctx, name, progs.dir, cgo)
+	require.NoError(t, err)
 	progs.bins[key] = bin
 	return bin
 }
@@ -118,19 +109,7 @@ func runChildIn(t *testing.T, bin, dir string, env []string, args ...string) chi
 
 // baseEnv is the environment of the test without anything that would change
 // a child's crash behaviour or send to a real Sentry.
-func baseEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "SENTRY_"), strings.HasPrefix(k, "CRASHGUARD_"),
-			k == "GOTRACEBACK", k == "GODEBUG", k == "GOGC", k == "GOMEMLIMIT":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
+func baseEnv() []string { return tp.CleanEnv() }
 
 // lineOf returns the 1-based line of the first line of file containing s, so
 // that tests assert exact line numbers without hard-coding them.

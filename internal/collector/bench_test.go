@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/crashguard/crashguard-go/internal/outbox"
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
+	"github.com/crashguard/crashguard-go/internal/testprog"
 )
 
 // crash10k is the dead run that testprogs/gocrash panic-10k leaves: a real
@@ -59,17 +59,15 @@ func makeDeadRun10k() (string, map[string][]byte, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := filepath.Join(tmp, "gocrash")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../testprogs/gocrash")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("build testprogs/gocrash: %v\n%s", err, out)
+	bin, err := testprog.Build(ctx, "gocrash", tmp, true)
+	if err != nil {
+		return "", nil, err
 	}
 
 	cg := filepath.Join(tmp, "cg")
 	run := exec.CommandContext(ctx, bin, "panic-10k")
 	run.Dir = tmp
-	run.Env = append(cleanEnv(), "CRASHGUARD_DIR="+cg, "GOTRACEBACK=all")
+	run.Env = append(testprog.CleanEnv(), "CRASHGUARD_DIR="+cg, "GOTRACEBACK=all")
 	var stderr bytes.Buffer
 	run.Stderr = &stderr
 	err = run.Run()
@@ -97,22 +95,6 @@ func makeDeadRun10k() (string, map[string][]byte, error) {
 		return "", nil, fmt.Errorf("crash output holds %d goroutines, want %d", n, goroutines10k)
 	}
 	return ids[0], files, nil
-}
-
-// cleanEnv is the environment without what would change the child's crash
-// or send it to a real Sentry.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "SENTRY_"), strings.HasPrefix(k, "CRASHGUARD_"),
-			k == "GOTRACEBACK", k == "GODEBUG", k == "GOGC", k == "GOMEMLIMIT":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // writeRun lays the files of a run out under runs, as the crashed process
