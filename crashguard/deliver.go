@@ -2,8 +2,6 @@ package crashguard
 
 import (
 	"context"
-	"net/http"
-	"time"
 
 	"github.com/getsentry/sentry-go"
 
@@ -12,21 +10,11 @@ import (
 	"github.com/crashguard/crashguard-go/internal/transport"
 )
 
-// defaultHTTPTimeout bounds one envelope post when Options.HTTPClient is nil.
-const defaultHTTPTimeout = 30 * time.Second
-
 // deliver sends what the outbox holds. honourBackoff is false for an explicit
-// Flush: the user asked for an attempt now.
+// Flush: the user asked for an attempt now. A nil Options.HTTPClient means
+// the transport's own client and timeout.
 func (g *Guard) deliver(ctx context.Context, honourBackoff bool) error {
-	client := g.opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: defaultHTTPTimeout}
-	}
-	tr, err := transport.NewSender(g.s.dsn, transport.Options{
-		Client:     client,
-		SDKName:    sentryevent.SDKName,
-		SDKVersion: sentryevent.SDKVersion,
-	})
+	tr, err := transport.NewSender(g.s.dsn, transport.Options{Client: g.opts.HTTPClient})
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,6 @@ type Guard struct {
 	// run for alive and miss its report. Pending waits on it, never on the
 	// network.
 	collectMu sync.Mutex
-	bgDone    chan struct{}
 
 	suppress suppressionState
 }
@@ -109,9 +108,7 @@ func (g *Guard) RunID() string {
 // Reports that could not be delivered stay in the outbox and the error says
 // why: errors.Is(err, ErrNotDelivered), or ErrNoDSN when there is nowhere to
 // send them.
-func (g *Guard) Flush(ctx context.Context) error { return g.flush(ctx, false) }
-
-func (g *Guard) flush(ctx context.Context, honourBackoff bool) error {
+func (g *Guard) Flush(ctx context.Context) error {
 	if g.disabled {
 		return nil
 	}
@@ -130,7 +127,7 @@ func (g *Guard) flush(ctx context.Context, honourBackoff bool) error {
 		}
 		return errors.Join(cerr, err)
 	}
-	return errors.Join(cerr, g.deliver(ctx, honourBackoff))
+	return errors.Join(cerr, g.deliver(ctx, false))
 }
 
 // Pending lists the reports on disk not yet delivered, oldest first. It

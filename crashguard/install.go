@@ -85,10 +85,8 @@ func install(opts Options, s settings) (*Guard, error) {
 		debug.SetTraceback(opts.Traceback)
 	}
 	meta := &runfile.Meta{
-		EventID:   collector.NewEventID(),
-		PID:       os.Getpid(),
-		StartTime: time.Now(),
-		Process:   processInfo(s, opts),
+		EventID: collector.NewEventID(),
+		Process: processInfo(s, opts),
 		// A few addresses, computed without allocation beyond the map: what
 		// lets the collector name a fatal error exactly.
 		FatalStrings: traceback.FatalStrings(),
@@ -117,11 +115,11 @@ func processInfo(s settings, opts Options) report.Process {
 	if err != nil {
 		exe = os.Args[0]
 	}
-	host, _ := os.Hostname()
 	p := report.Process{
 		PID:         os.Getpid(),
+		StartTime:   time.Now(),
 		Executable:  exe,
-		Hostname:    host,
+		Hostname:    s.hostname,
 		GoVersion:   runtime.Version(),
 		GOOS:        runtime.GOOS,
 		GOARCH:      runtime.GOARCH,
@@ -179,13 +177,11 @@ func buildInfo() *report.BuildInfo {
 // program that deadlocks right after Install would hang for the length of
 // the timeout instead of crashing.
 func (g *Guard) startBackground() {
-	g.bgDone = make(chan struct{})
 	// Taken here, before the goroutine runs, so that a Flush called right
 	// after Install waits for this pass instead of finding the runs it
 	// claimed "alive", returning, and letting the process exit mid-delivery.
 	g.flushSem <- struct{}{}
 	go func() {
-		defer close(g.bgDone)
 		defer func() { <-g.flushSem }()
 		if err := g.collect(); err != nil {
 			g.s.logger.Warn("crashguard: collecting earlier runs", "err", err)

@@ -42,7 +42,8 @@ type Options struct {
 	// DarwinSuppression chooses how Crash Reporter is switched off on macOS.
 	// The zero value is SuppressByExit.
 	DarwinSuppression DarwinSuppression
-	// HTTPClient sends envelopes. Nil means a client with a 30s timeout.
+	// HTTPClient sends envelopes. Nil means one using http.DefaultTransport;
+	// each post is bounded by 30s unless Flush's context sets a deadline.
 	HTTPClient *http.Client
 }
 
@@ -54,6 +55,7 @@ type settings struct {
 	release     string
 	environment string
 	serverName  string
+	hostname    string
 	traceback   string
 	logger      *slog.Logger
 }
@@ -81,9 +83,10 @@ func resolve(o Options) (settings, error) {
 	if s.environment == "" {
 		s.environment = os.Getenv("SENTRY_ENVIRONMENT")
 	}
+	s.hostname, _ = os.Hostname()
 	s.serverName = o.Sentry.ServerName
 	if s.serverName == "" {
-		s.serverName, _ = os.Hostname()
+		s.serverName = s.hostname
 	}
 	dir, err := resolveDir(o.Dir)
 	if err != nil {

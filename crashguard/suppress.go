@@ -11,8 +11,8 @@ import (
 // suppressionState is what SuppressOSCrashReports switched, to switch it back.
 type suppressionState struct {
 	mu sync.Mutex
-	on bool
-	// undo restores what apply changed; nil when off.
+	// undo restores what suppressPlatform changed; non-nil exactly while
+	// suppression is on.
 	undo func() error
 }
 
@@ -48,12 +48,12 @@ func (g *Guard) applySuppression(on bool) error {
 
 // setSuppression does the work; g.suppress.mu is held.
 func (g *Guard) setSuppression(on bool) error {
-	if on == g.suppress.on {
+	if on == (g.suppress.undo != nil) {
 		return nil
 	}
 	if !on {
 		err := g.suppress.undo()
-		g.suppress.on, g.suppress.undo = false, nil
+		g.suppress.undo = nil
 		g.markSuppressed(false)
 		return err
 	}
@@ -61,7 +61,7 @@ func (g *Guard) setSuppression(on bool) error {
 	if err != nil {
 		return err
 	}
-	g.suppress.on, g.suppress.undo = true, undo
+	g.suppress.undo = undo
 	g.markSuppressed(true)
 	return nil
 }

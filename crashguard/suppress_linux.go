@@ -3,7 +3,6 @@
 package crashguard
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/crashguard/crashguard-go/internal/native"
@@ -25,6 +24,6 @@ func (g *Guard) suppressPlatform() (undo func() error, err error) {
 		if g.native != nil {
 			native.SetSuppressMode(native.SuppressOff)
 		}
-		return errors.Join(saved.Restore())
+		return saved.Restore()
 	}, nil
 }

@@ -42,14 +42,12 @@ func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
 	if r.EventID == "" {
 		r.EventID = NewEventID()
 	}
-	r.Process.PID = meta.PID
-	r.Process.StartTime = meta.StartTime
 	// The file's mtime comes from the kernel's coarse clock (one tick, up to
 	// 10ms behind), so a crash right after start can look older than the
 	// start itself; it cannot have been.
 	r.Process.CrashTime = modTime
-	if r.Process.CrashTime.Before(meta.StartTime) {
-		r.Process.CrashTime = meta.StartTime
+	if r.Process.CrashTime.Before(r.Process.StartTime) {
+		r.Process.CrashTime = r.Process.StartTime
 	}
 
 	if hasOutput {

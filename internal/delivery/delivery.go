@@ -46,9 +46,6 @@ type Stats struct {
 // reasons joined) when reports remain.
 func (s *Sender) SendAll(ctx context.Context, honourBackoff bool) (Stats, error) {
 	var st Stats
-	if s.Logger == nil {
-		s.Logger = slog.New(slog.DiscardHandler)
-	}
 	entries, err := s.Outbox.List()
 	if err != nil {
 		return st, err
@@ -71,6 +68,12 @@ func (s *Sender) SendAll(ctx context.Context, honourBackoff bool) (Stats, error)
 			continue
 		}
 		outcome, err := s.sendOne(ctx, e.ID)
+		if err != nil && outcome != kept {
+			// The outcome stands (Sentry has it, or it is quarantined), but
+			// the outbox could not record it: a delivered report left behind
+			// is resent and deduplicated by its event id.
+			s.log().Warn("crashguard: outbox update failed", "event_id", e.ID, "err", err)
+		}
 		switch outcome {
 		case delivered:
 			st.Delivered++
@@ -116,10 +119,10 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 	env, err := sentryevent.Envelope(r, s.Event)
 	switch {
 	case errors.Is(err, sentryevent.ErrDropped):
-		s.Logger.Info("crashguard: report dropped by BeforeSend", "event_id", id)
+		s.log().Info("crashguard: report dropped by BeforeSend", "event_id", id)
 		return dropped, c.Delivered()
 	case errors.Is(err, sentryevent.ErrInvalidReport):
-		s.Logger.Warn("crashguard: report cannot become an event; quarantined", "event_id", id, "err", err)
+		s.log().Warn("crashguard: report cannot become an event; quarantined", "event_id", id, "err", err)
 		return quarantined, c.Quarantine(err.Error())
 	case err != nil:
 		// BeforeSend panicked, or a marshal failure: nothing the network can
@@ -129,7 +132,7 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 
 	res := s.Transport.Send(ctx, env)
 	s.storeRateLimits(res)
-	log := s.Logger.With("event_id", id, "status", res.StatusCode, "outcome", res.Outcome.String())
+	log := s.log().With("event_id", id, "status", res.StatusCode, "outcome", res.Outcome.String())
 	switch res.Outcome {
 	case transport.Delivered:
 		log.Info("crashguard: report delivered")
@@ -165,8 +168,15 @@ func (s *Sender) storeRateLimits(res transport.Result) {
 		return
 	}
 	if err := s.Outbox.SetRateLimit(transport.CategoryError, until); err != nil {
-		s.Logger.Warn("crashguard: cannot store rate limit", "err", err)
+		s.log().Warn("crashguard: cannot store rate limit", "err", err)
 	}
+}
+
+func (s *Sender) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
 }
 
 func (s *Sender) now() time.Time {

@@ -1,19 +1,14 @@
 package runfile
 
-import (
-	"time"
-
-	"github.com/crashguard/crashguard-go/internal/report"
-)
+import "github.com/crashguard/crashguard-go/internal/report"
 
 // Meta is what a process says about itself at Install, for the report that a
 // later process may have to write about it.
 type Meta struct {
-	RunID     string         `json:"run_id"`
-	EventID   string         `json:"event_id"`
-	PID       int            `json:"pid"`
-	StartTime time.Time      `json:"start_time"`
-	Process   report.Process `json:"process"`
+	RunID   string `json:"run_id"`
+	EventID string `json:"event_id"`
+	// Process carries the pid and start time too (the run id is made of them).
+	Process report.Process `json:"process"`
 	// FatalStrings are the addresses of the runtime's fatal error texts in
 	// this process (traceback.FatalStrings): the crash output prints them as
 	// the thrower's first argument, which names the exact fatal error that

@@ -65,7 +65,7 @@ func Start(runs string, meta *Meta) (*Run, error) {
 	if err := os.MkdirAll(runs, 0o700); err != nil {
 		return nil, fmt.Errorf("runfile: create runs dir: %w", err)
 	}
-	id, err := newID(meta.PID, meta.StartTime)
+	id, err := newID(meta.Process.PID, meta.Process.StartTime)
 	if err != nil {
 		return nil, err
 	}

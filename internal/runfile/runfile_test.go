@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/report"
 )
 
 // TestHelperHoldRun is not a test: run as a child by the tests below, it
@@ -24,7 +26,7 @@ func TestHelperHoldRun(t *testing.T) {
 	if runs == "" {
 		t.Skip("helper process only")
 	}
-	r, err := Start(runs, &Meta{PID: os.Getpid(), StartTime: time.Now()})
+	r, err := Start(runs, &Meta{Process: report.Process{PID: os.Getpid(), StartTime: time.Now()}})
 	if err != nil {
 		os.Exit(3)
 	}
@@ -66,7 +68,7 @@ func TestRunIsAliveUntilItsProcessDies(t *testing.T) {
 	assert.False(t, mod.IsZero())
 	require.NotNil(t, m)
 	assert.Equal(t, id, m.RunID)
-	assert.Equal(t, cmd.Process.Pid, m.PID)
+	assert.Equal(t, cmd.Process.Pid, m.Process.PID)
 
 	_, err = Claim(runs, id)
 	assert.ErrorIs(t, err, ErrAlive, "a claimed run is held by its collector")
@@ -80,7 +82,7 @@ func TestRunIsAliveUntilItsProcessDies(t *testing.T) {
 
 func TestStartLayoutAndPermissions(t *testing.T) {
 	runs := filepath.Join(t.TempDir(), "runs")
-	r, err := Start(runs, &Meta{PID: 42, StartTime: time.Unix(1700000000, 0), EventID: "e"})
+	r, err := Start(runs, &Meta{EventID: "e", Process: report.Process{PID: 42, StartTime: time.Unix(1700000000, 0)}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Abandon() })
 
@@ -105,13 +107,13 @@ func TestStartLayoutAndPermissions(t *testing.T) {
 
 func TestCrashOutputIsCapped(t *testing.T) {
 	runs := t.TempDir()
-	writeDead(t, runs, "r1", `{"run_id":"r1","pid":7}`+"\n"+strings.Repeat("x", 100))
+	writeDead(t, runs, "r1", `{"run_id":"r1","process":{"pid":7}}`+"\n"+strings.Repeat("x", 100))
 	d, err := Claim(runs, "r1")
 	require.NoError(t, err)
 	m, out, truncated, _, err := d.Read(10)
 	require.NoError(t, err)
 	require.NotNil(t, m)
-	assert.Equal(t, 7, m.PID)
+	assert.Equal(t, 7, m.Process.PID)
 	assert.Equal(t, strings.Repeat("x", 10), string(out))
 	assert.True(t, truncated)
 	require.NoError(t, d.Remove())

@@ -3,9 +3,12 @@
 // Command cgocrash crashes in C code (through cgo, and on threads Go did not
 // create) on purpose, with crashguard's native layer installed or not. The
 // tests in internal/native run it as a child and compare the exit status
-// with and without the native layer, then decode the flight recorder.
+// with and without the native layer, then decode the flight recorder; the
+// tests in crashguard/ run it with -crashguard (a real Install, over
+// CRASHGUARD_DIR) and check the reports.
 //
 //	cgocrash -mode c-null-pthread -install -recorder /tmp/flight.bin
+//	CRASHGUARD_DIR=/tmp/cg cgocrash -mode c-null-pthread -crashguard
 //
 // It prints "cgocrash: func NAME ADDR" for the C functions that fault, so
 // a test can check the record's frames against their symbol ranges.
