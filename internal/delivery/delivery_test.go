@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -240,9 +241,4 @@ func TestTwoSendersNeverSendTheSameReportTwice(t *testing.T) {
 	}
 }
 
-func sampleID(i int) string {
-	const hex = "0123456789abcdef"
-	b := []byte("00000000000000000000000000000000")
-	b[30], b[31] = hex[i/16], hex[i%16]
-	return string(b)
-}
+func sampleID(i int) string { return fmt.Sprintf("%032x", i) }

@@ -26,7 +26,7 @@ func (o *Outbox) writeAtomic(final string, data []byte, replace bool) (existed b
 	defer func() {
 		// After a link the temp name is a second name of the final file;
 		// after a rename it is gone. Either way it must not stay.
-		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := os.Remove(tmp); rerr != nil && !isNotExist(rerr) {
 			o.log.Warn("outbox: remove temp file", "file", filepath.Base(tmp), "err", rerr)
 		}
 	}()
@@ -106,10 +106,14 @@ func readSmall(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w (mode %v)", filepath.Base(path), errNotRegular, fi.Mode())
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), notRegular(fi.Mode()))
 	}
 	return readCapped(f, maxSmallFile)
 }
+
+// notRegular is the error for a file of mode m where a regular file was
+// expected.
+func notRegular(m fs.FileMode) error { return fmt.Errorf("%w (mode %v)", errNotRegular, m) }
 
 // isNotExist reports whether err says a file does not exist.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

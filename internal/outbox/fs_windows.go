@@ -3,7 +3,6 @@
 package outbox
 
 import (
-	"fmt"
 	"io/fs"
 	"os"
 )
@@ -21,7 +20,7 @@ func openNoFollow(path string) (*os.File, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w (mode %v)", errNotRegular, fi.Mode())
+		return nil, notRegular(fi.Mode())
 	}
 	return os.Open(path)
 }

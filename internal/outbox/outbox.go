@@ -302,7 +302,7 @@ func (o *Outbox) Put(r *report.Report) error {
 		}
 		// Something that is not a report squats the name (a symlink, a
 		// directory): move it aside and write the report.
-		if err := o.quarantineName(filepath.Base(path), fmt.Sprintf("%v (mode %v) at a report name", errNotRegular, fi.Mode()), ""); err != nil {
+		if err := o.quarantineName(filepath.Base(path), notRegular(fi.Mode()).Error()+" at a report name", ""); err != nil {
 			return fmt.Errorf("outbox: put %s: %w", r.EventID, err)
 		}
 	}
@@ -328,11 +328,10 @@ func (o *Outbox) List() ([]Entry, error) {
 	)
 	for _, de := range des {
 		name := de.Name()
-		switch {
+		switch id := idOf(name, reportExt); {
 		case strings.HasPrefix(name, tempPrefix):
 			o.removeStaleTemp(name, now)
-		case idOf(name, reportExt) != "":
-			id := idOf(name, reportExt)
+		case id != "":
 			reports[id] = true
 			if e, ok := o.entry(id, de); ok {
 				out = append(out, e)
@@ -358,14 +357,14 @@ func (o *Outbox) entry(id string, de fs.DirEntry) (Entry, bool) {
 	name := de.Name()
 	fi, err := de.Info() // lstat: a symlink shows as a symlink
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !isNotExist(err) {
 			o.log.Warn("outbox: stat report", "file", name, "err", err)
 		}
 		return Entry{}, false
 	}
 	if !fi.Mode().IsRegular() {
 		// Never opened, so never followed: rename moves the link itself.
-		_ = o.quarantineName(name, fmt.Sprintf("%v (mode %v)", errNotRegular, fi.Mode()), "")
+		_ = o.quarantineName(name, notRegular(fi.Mode()).Error(), "")
 		return Entry{}, false
 	}
 	if fi.Size() > MaxReportSize {
@@ -389,7 +388,7 @@ func (o *Outbox) removeStaleTemp(name string, now time.Time) {
 	if err != nil || now.Sub(fi.ModTime()) < staleTempAge {
 		return
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(path); err != nil && !isNotExist(err) {
 		o.log.Warn("outbox: remove stale temp file", "file", name, "err", err)
 		return
 	}
@@ -404,7 +403,7 @@ func (o *Outbox) removeOrphan(name string, reports map[string]bool) {
 		return
 	}
 	// The report may have been Put after ReadDir: look again.
-	if _, err := os.Lstat(o.reportPath(id)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(o.reportPath(id)); !isNotExist(err) {
 		return
 	}
 	if err := os.Remove(filepath.Join(o.dir, name)); err == nil {
@@ -447,11 +446,11 @@ func (o *Outbox) openReport(id string) (*os.File, fs.FileInfo, error) {
 		}
 		f.Close()
 		if err == nil {
-			err = fmt.Errorf("%w (mode %v)", errNotRegular, fi.Mode())
+			err = notRegular(fi.Mode())
 		}
 	}
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case isNotExist(err):
 		return nil, nil, ErrGone
 	case errors.Is(err, errNotRegular):
 		_ = o.quarantineName(id+reportExt, err.Error(), "")

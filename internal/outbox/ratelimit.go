@@ -3,6 +3,7 @@ package outbox
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"time"
 )
@@ -58,10 +59,9 @@ func (o *Outbox) RateLimited(category string, now time.Time) (until time.Time, l
 	defer o.rlMu.Unlock()
 	limits := o.readRateLimits()
 	for _, c := range []string{category, ""} {
-		u, ok := limits[c]
 		// A limit further ahead than MaxDelay was set on a clock that
 		// has since gone back; ignore it rather than go silent for long.
-		if ok && u.After(now) && u.Sub(now) <= MaxDelay && u.After(until) {
+		if u := limits[c]; ahead(u, now) && u.After(until) {
 			until = u
 		}
 	}
@@ -85,8 +85,6 @@ func (o *Outbox) readRateLimits() map[string]time.Time {
 		_ = o.quarantineName(rateLimitName, "parse rate limits: "+err.Error(), "")
 		return limits
 	}
-	for c, u := range f.Limits {
-		limits[c] = u
-	}
+	maps.Copy(limits, f.Limits)
 	return limits
 }

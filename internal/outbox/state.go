@@ -28,9 +28,12 @@ type State struct {
 // Due reports whether it is time to try the report again at now. A
 // NextAttempt more than MaxDelay after now cannot have been set by this
 // outbox on a steady clock; the clock went back, and the report is due.
-func (s State) Due(now time.Time) bool {
-	return !now.Before(s.NextAttempt) || s.NextAttempt.Sub(now) > MaxDelay
-}
+func (s State) Due(now time.Time) bool { return !ahead(s.NextAttempt, now) }
+
+// ahead reports whether t is still to come at now and believable: a stored
+// time more than MaxDelay after now was set on a clock that has since gone
+// back, and counts as passed (see MaxDelay).
+func ahead(t, now time.Time) bool { return t.After(now) && t.Sub(now) <= MaxDelay }
 
 // backoff is the delay after the n-th failed attempt: base * 2^(n-1), at most
 // cap, minus up to 20% jitter. The jitter only shortens the delay so that the

@@ -55,9 +55,9 @@ func TestBeforeSendModifies(t *testing.T) {
 
 	env, err := Envelope(nativeLinuxReport(), opts)
 	require.NoError(t, err)
-	items := parseEnvelope(t, env).items
+	items := parseEnvelope(t, env).Items
 	require.Len(t, items, 1, "the attachment BeforeSend removed is not sent")
-	assert.Equal(t, "event", items[0].header["type"])
+	assert.Equal(t, "event", items[0].Header["type"])
 }
 
 func TestBeforeSendExtrasFollowReorderedException(t *testing.T) {

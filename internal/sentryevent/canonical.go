@@ -21,7 +21,7 @@ type extras struct {
 
 // canonicalize marshals ev with sentry-go's own marshalling and turns the
 // result into the canonical form of Sentry's event schema
-// (testdata/sentry-event.schema.json, Relay's event.schema.json). This is the
+// (Relay's event.schema.json, embedded in internal/sentryschema). This is the
 // only place that edits event JSON by hand. It:
 //
 //   - wraps "exception" and "threads", which sentry-go writes as bare lists,

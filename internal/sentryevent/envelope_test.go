@@ -9,42 +9,21 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/sentrytest"
 )
 
-type envItem struct {
-	header  map[string]any
-	payload []byte
-}
-
-type parsedEnvelope struct {
-	header map[string]any
-	items  []envItem
-}
-
-// parseEnvelope parses envelope framing strictly: every item must carry a
-// length, the payload must be exactly that long and be followed by "\n".
-func parseEnvelope(t *testing.T, b []byte) parsedEnvelope {
+// parseEnvelope parses envelope framing strictly with the test receiver's
+// parser, and more strictly still: every item must carry a length (so its
+// payload is exactly that long) and the envelope must end with "\n".
+func parseEnvelope(t *testing.T, b []byte) *sentrytest.Envelope {
 	t.Helper()
-	var env parsedEnvelope
-	line, rest, ok := bytes.Cut(b, []byte("\n"))
-	require.True(t, ok, "envelope header line")
-	require.NoError(t, json.Unmarshal(line, &env.header))
-	for len(rest) > 0 {
-		line, rest, ok = bytes.Cut(rest, []byte("\n"))
-		require.True(t, ok, "item header line")
-		var h map[string]any
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.UseNumber()
-		require.NoError(t, dec.Decode(&h))
-		ln, ok := h["length"].(json.Number)
-		require.True(t, ok, "item %v has a length", h)
-		n, err := strconv.Atoi(ln.String())
-		require.NoError(t, err)
-		require.GreaterOrEqual(t, len(rest), n+1, "payload of %d bytes and its newline", n)
-		require.Equal(t, byte('\n'), rest[n], "payload ends exactly at length")
-		env.items = append(env.items, envItem{header: h, payload: rest[:n]})
-		rest = rest[n+1:]
+	env, err := sentrytest.ParseEnvelope(b)
+	require.NoError(t, err)
+	for _, it := range env.Items {
+		require.Equal(t, json.Number(strconv.Itoa(len(it.Payload))), it.Header["length"], "item %v has its length", it.Header)
 	}
+	require.True(t, bytes.HasSuffix(b, []byte("\n")), "the last payload is followed by a newline")
 	return env
 }
 
@@ -61,26 +40,26 @@ func TestEnvelope(t *testing.T) {
 		"sent_at":  "2025-11-04T08:00:00.0000005Z",
 		"dsn":      "https://key@o1.ingest.example/42",
 		"sdk":      map[string]any{"name": SDKName, "version": SDKVersion},
-	}, env.header)
+	}, env.Header)
 
-	require.Len(t, env.items, 2)
-	ev := env.items[0]
-	assert.Equal(t, "event", ev.header["type"])
-	assert.Equal(t, json.Number(strconv.Itoa(len(ev.payload))), ev.header["length"])
-	requireValidEvent(t, ev.payload)
+	require.Len(t, env.Items, 2)
+	ev := env.Items[0]
+	assert.Equal(t, "event", ev.Header["type"])
+	assert.Equal(t, json.Number(strconv.Itoa(len(ev.Payload))), ev.Header["length"])
+	requireValidEvent(t, ev.Payload)
 	built, err := Build(r, opts)
 	require.NoError(t, err)
-	assert.Equal(t, built, ev.payload, "the envelope carries exactly what Build returns")
+	assert.Equal(t, built, ev.Payload, "the envelope carries exactly what Build returns")
 
-	att := env.items[1]
+	att := env.Items[1]
 	assert.Equal(t, map[string]any{
 		"type":            "attachment",
 		"length":          json.Number(strconv.Itoa(len(r.CrashOutput))),
 		"filename":        "go-crash-output.txt",
 		"content_type":    "text/plain",
 		"attachment_type": "event.attachment",
-	}, att.header)
-	assert.Equal(t, r.CrashOutput, string(att.payload))
+	}, att.Header)
+	assert.Equal(t, r.CrashOutput, string(att.Payload))
 }
 
 func TestEnvelopeWithoutCrashOutput(t *testing.T) {
@@ -89,7 +68,7 @@ func TestEnvelopeWithoutCrashOutput(t *testing.T) {
 	b, err := Envelope(r, Options{})
 	require.NoError(t, err)
 	env := parseEnvelope(t, b)
-	assert.NotContains(t, env.header, "dsn", "no DSN given, none written")
-	require.Len(t, env.items, 1)
-	assert.Equal(t, "event", env.items[0].header["type"])
+	assert.NotContains(t, env.Header, "dsn", "no DSN given, none written")
+	require.Len(t, env.Items, 1)
+	assert.Equal(t, "event", env.Items[0].Header["type"])
 }

@@ -71,7 +71,7 @@ func newException(r *report.Report) (sentry.Exception, mechanismExtras) {
 		if code == "" {
 			code = fmt.Sprintf("code %d", m.Code)
 		}
-		exc.Value = fmt.Sprintf("%s at 0x%x", code, m.Subcode)
+		exc.Value = code + " at " + hexAddr(m.Subcode)
 	case r.Kind == report.KindFault:
 		// sentry-native style: type is the signal name, value its description.
 		// The type names a signal, not a type, so the exception is synthetic
@@ -89,7 +89,7 @@ func newException(r *report.Report) (sentry.Exception, mechanismExtras) {
 				exc.Value = "Fatal signal"
 			}
 			if addressSignals[sig.Name] {
-				exc.Value += fmt.Sprintf(" at 0x%x", sig.Addr)
+				exc.Value += " at " + hexAddr(sig.Addr)
 			}
 		default:
 			exc.Type = "fault"

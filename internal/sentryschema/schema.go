@@ -36,16 +36,22 @@ var compiled struct {
 	defs  map[string]*jsonschema.Schema
 }
 
-// uuidFormat accepts what Relay's EventId and DebugId accept: a UUID with or
-// without hyphens. The library's draft-07 "uuid" check insists on hyphens,
-// but Sentry's event_id is documented as 32 hex digits without them.
-var uuidFormat = &jsonschema.Format{Name: "uuid", Validate: func(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return nil
+// IsUUID reports whether s is what Relay's EventId and DebugId accept: a
+// UUID with or without hyphens (32 hex digits, or 36 characters hyphenated),
+// in any case.
+func IsUUID(s string) bool {
+	if len(s) != 32 && len(s) != 36 {
+		return false
 	}
 	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-	if err != nil || len(b) != 16 || (len(s) != 32 && len(s) != 36) {
+	return err == nil && len(b) == 16
+}
+
+// uuidFormat checks "format": "uuid" with IsUUID. The library's draft-07
+// "uuid" check insists on hyphens, but Sentry's event_id is documented as 32
+// hex digits without them.
+var uuidFormat = &jsonschema.Format{Name: "uuid", Validate: func(v any) error {
+	if s, ok := v.(string); ok && !IsUUID(s) {
 		return errors.New("not a UUID")
 	}
 	return nil

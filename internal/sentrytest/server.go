@@ -59,8 +59,6 @@ type Received struct {
 	// Raw is the event item's payload as sent.
 	Raw         []byte
 	Attachments []Attachment
-	// Envelope is the whole parsed envelope.
-	Envelope *Envelope
 	// Header is the HTTP request header.
 	Header http.Header
 	// SchemaErr is why the event does not validate against Sentry's event
@@ -81,8 +79,6 @@ type Attachment struct {
 type Rejection struct {
 	Status int
 	Reason string
-	Header http.Header
-	Body   []byte
 }
 
 // Counts counts requests by the answer they got.
@@ -130,9 +126,6 @@ func (s *Server) URL() string { return s.url }
 
 // Key is the public key the receiver accepts.
 func (s *Server) Key() string { return s.key }
-
-// ProjectID is the project id of the DSN.
-func (s *Server) ProjectID() string { return s.project }
 
 // DSN is the DSN that sends to this receiver:
 // "http://<key>@127.0.0.1:<port>/<project>".
@@ -289,26 +282,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if readErr != nil {
-		s.reject(w, r, body, http.StatusBadRequest, "reading body: "+readErr.Error())
+		s.reject(w, http.StatusBadRequest, "reading body: "+readErr.Error())
 		return
 	}
 	if len(body) > MaxBodySize {
-		s.reject(w, r, nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBodySize))
+		s.reject(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBodySize))
 		return
 	}
 	if status, reason := s.checkRequest(r); status != 0 {
-		s.reject(w, r, body, status, reason)
+		s.reject(w, status, reason)
 		return
 	}
-	decoded, err := decodeBody(r.Header.Get("Content-Encoding"), body)
+	body, err := decodeBody(r.Header.Get("Content-Encoding"), body)
 	if err != nil {
-		s.reject(w, r, body, http.StatusUnsupportedMediaType, err.Error())
+		s.reject(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
-	body = decoded
 	rec, err := parseReceived(body)
 	if err != nil {
-		s.reject(w, r, body, http.StatusBadRequest, err.Error())
+		s.reject(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	rec.Header = r.Header.Clone()
@@ -380,9 +372,9 @@ func parseReceived(body []byte) (Received, error) {
 	if err != nil {
 		return Received{}, err
 	}
-	rec := Received{Envelope: env}
+	var rec Received
 	rec.EventID, _ = env.Header["event_id"].(string)
-	if rec.EventID != "" && !validEventID(rec.EventID) {
+	if rec.EventID != "" && !sentryschema.IsUUID(rec.EventID) {
 		return Received{}, fmt.Errorf("envelope header event_id %q is not a UUID", rec.EventID)
 	}
 	for i, it := range env.Items {
@@ -397,7 +389,7 @@ func parseReceived(body []byte) (Received, error) {
 			}
 			id, _ := ev["event_id"].(string)
 			switch {
-			case id != "" && !validEventID(id):
+			case id != "" && !sentryschema.IsUUID(id):
 				return Received{}, fmt.Errorf("event_id %q is not a UUID", id)
 			case id != "" && rec.EventID != "" && normalizeID(id) != normalizeID(rec.EventID):
 				return Received{}, fmt.Errorf("event_id %q differs from the envelope's %q", id, rec.EventID)
@@ -420,22 +412,13 @@ func parseReceived(body []byte) (Received, error) {
 	return rec, nil
 }
 
-// validEventID accepts 32 hex digits or a hyphenated UUID, as Relay does.
-func validEventID(id string) bool {
-	if len(id) != 32 && len(id) != 36 {
-		return false
-	}
-	b, err := hex.DecodeString(strings.ReplaceAll(id, "-", ""))
-	return err == nil && len(b) == 16
-}
-
 func normalizeID(id string) string { return strings.ToLower(strings.ReplaceAll(id, "-", "")) }
 
 // reject answers an invalid request and keeps it for assertions.
-func (s *Server) reject(w http.ResponseWriter, r *http.Request, body []byte, status int, reason string) {
+func (s *Server) reject(w http.ResponseWriter, status int, reason string) {
 	s.record(func() {
 		s.counts.Rejected++
-		s.rejections = append(s.rejections, Rejection{Status: status, Reason: reason, Header: r.Header.Clone(), Body: body})
+		s.rejections = append(s.rejections, Rejection{Status: status, Reason: reason})
 	})
 	writeJSON(w, status, map[string]string{"detail": reason})
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,12 +22,10 @@ const testEventID = "0123456789abcdef0123456789abcdef"
 func validEnvelope() string {
 	ev := `{"event_id":"` + testEventID + `","level":"fatal"}`
 	return `{"event_id":"` + testEventID + `","sent_at":"2025-01-01T00:00:00Z"}` + "\n" +
-		`{"type":"event","length":` + itoa(len(ev)) + "}\n" + ev + "\n" +
+		`{"type":"event","length":` + strconv.Itoa(len(ev)) + "}\n" + ev + "\n" +
 		`{"type":"attachment","length":11,"filename":"out.txt","content_type":"text/plain","attachment_type":"event.attachment"}` + "\n" +
 		"line1\nline2\n"
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // request builds a request that the receiver accepts; mutate changes it.
 func request(t *testing.T, s *Server, body string, mutate ...func(*http.Request)) *http.Request {

@@ -225,19 +225,7 @@ func TestInvalidDSN(t *testing.T) {
 	for _, dsn := range []string{"", "not a url", "ftp://k@host/1", "https://host/1", "https://k@host/"} {
 		_, err := transport.NewSender(dsn, transport.Options{})
 		assert.ErrorIs(t, err, transport.ErrInvalidDSN, dsn)
-
-		res := transport.Send(context.Background(), nil, dsn, []byte("{}\n"))
-		assert.Equal(t, transport.Retry, res.Outcome, "a config mistake must not quarantine reports")
-		assert.ErrorIs(t, res.Err, transport.ErrInvalidDSN)
 	}
-}
-
-func TestSendFunction(t *testing.T) {
-	srv := sentrytest.New()
-	t.Cleanup(srv.Close)
-	res := transport.Send(ctx(t, 10*time.Second), &http.Client{}, srv.DSN(), crashEnvelope(t, srv.DSN()))
-	assert.Equal(t, transport.Delivered, res.Outcome)
-	assert.Len(t, srv.Events(), 1)
 }
 
 func TestEmptyEnvelope(t *testing.T) {

@@ -69,9 +69,6 @@ var (
 // Rate limit categories (Relay's DataCategory names) that matter for a
 // crash envelope.
 const (
-	// CategoryAll is the category of a limit that names none: it applies to
-	// everything.
-	CategoryAll = ""
 	// CategoryError is the category of an error event item, which every
 	// crash event is (it has an exception).
 	CategoryError = "error"
@@ -83,13 +80,13 @@ const (
 // "retry_after:categories:scope:reason_code:namespaces".
 type RateLimit struct {
 	// Categories the limit applies to; empty means all.
-	Categories []string `json:"categories,omitempty"`
+	Categories []string
 	// RetryAfter is how long the categories are limited, from Result.Received.
-	RetryAfter time.Duration `json:"retry_after"`
+	RetryAfter time.Duration
 	// Scope ("organization", "project", "key") and ReasonCode are
 	// informational.
-	Scope      string `json:"scope,omitempty"`
-	ReasonCode string `json:"reason_code,omitempty"`
+	Scope      string
+	ReasonCode string
 }
 
 // Applies reports whether the limit covers category.

@@ -98,18 +98,6 @@ func NewSender(dsn string, opts Options) (*Sender, error) {
 // URL returns the envelope endpoint the sender posts to.
 func (s *Sender) URL() string { return s.url }
 
-// Send is a one-shot NewSender + Sender.Send. An invalid DSN gives Retry
-// with ErrInvalidDSN: the report is fine and must not be quarantined for a
-// configuration mistake; callers should check the DSN up front with
-// NewSender.
-func Send(ctx context.Context, client *http.Client, dsn string, envelope []byte) Result {
-	s, err := NewSender(dsn, Options{Client: client})
-	if err != nil {
-		return Result{Outcome: Retry, Received: time.Now(), Err: err}
-	}
-	return s.Send(ctx, envelope)
-}
-
 // Send posts one envelope and classifies the answer. It never panics and
 // always returns within the context's deadline (or Options.Timeout).
 func (s *Sender) Send(ctx context.Context, envelope []byte) Result {
@@ -167,9 +155,7 @@ func classify(status int, h http.Header, body []byte, now time.Time) Result {
 		r.Err = fmt.Errorf("%w: HTTP %d, retry after %s", ErrRateLimited, status, r.RetryAfter)
 	case status == http.StatusRequestTimeout || status >= 500:
 		r.Outcome = Retry
-		if hasRetryAfter {
-			r.RetryAfter = retryAfter
-		}
+		r.RetryAfter = retryAfter // 0 without a usable Retry-After
 		r.Err = fmt.Errorf("%w: HTTP %d%s", ErrServer, status, reason(body))
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		r.Outcome = Rejected
@@ -179,9 +165,7 @@ func classify(status int, h http.Header, body []byte, now time.Time) Result {
 		r.Err = fmt.Errorf("%w: HTTP %d%s", ErrRejected, status, reason(body))
 	default:
 		r.Outcome = Retry
-		if hasRetryAfter {
-			r.RetryAfter = retryAfter
-		}
+		r.RetryAfter = retryAfter
 		r.Err = fmt.Errorf("%w: HTTP %d", ErrUnexpectedStatus, status)
 	}
 	return r
