@@ -202,13 +202,8 @@ func CodeName(goos string, sig, code int) string {
 // of signal name on goos ("segmentation violation" for "SIGSEGV", as in
 // "SIGSEGV: segmentation violation"), or "" when goos has no such signal.
 func RuntimeDescription(goos, name string) string {
-	if name == "" {
-		return ""
-	}
-	for _, s := range tables(goos).signals {
-		if s.name == name {
-			return s.text
-		}
+	if n := Number(goos, name); n > 0 {
+		return tables(goos).signals[n].text
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"strings"
 )
@@ -53,18 +54,27 @@ func elfBuildID(f *elf.File) []byte {
 		}
 	}
 	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE || p.Filesz > maxNoteSize {
+		if p.Type != elf.PT_NOTE {
 			continue
 		}
-		data := make([]byte, p.Filesz)
-		if _, err := io.ReadFull(p.Open(), data); err != nil {
-			continue
-		}
-		if id := gnuBuildID(data, f.ByteOrder, p.Align); id != nil {
+		if id := buildIDAt(p, 0, p.Filesz, f.ByteOrder, p.Align); id != nil {
 			return id
 		}
 	}
 	return nil
+}
+
+// buildIDAt reads the size bytes of notes at off in r (a file, or the
+// memory of the process) and returns the build-id among them, if any.
+func buildIDAt(r io.ReaderAt, off, size uint64, order binary.ByteOrder, align uint64) []byte {
+	if size == 0 || size > maxNoteSize {
+		return nil
+	}
+	data := make([]byte, size)
+	if n, _ := r.ReadAt(data, int64(off)); n < len(data) {
+		return nil
+	}
+	return gnuBuildID(data, order, align)
 }
 
 // gnuBuildID walks ELF notes (namesz, descsz, type, name, desc; name and
@@ -134,18 +144,16 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 
 	raw, anchors, full := elfSymbols(f)
 	o.anchors = anchors
-	dwarfFile := f
-	if !full || !hasELFDWARF(f) {
+	dwarfFile, hasDWARF := f, hasELFDWARF(f)
+	if !full || !hasDWARF {
 		if df, c := debugFile(want, debugDirs); df != nil {
 			o.closers = append(o.closers, c)
 			if draw, danchors, dfull := elfSymbols(df); !full && dfull {
 				raw = draw
-				for k, v := range danchors {
-					o.anchors[k] = v
-				}
+				maps.Copy(o.anchors, danchors)
 			}
-			if !hasELFDWARF(f) {
-				dwarfFile = df
+			if !hasDWARF {
+				dwarfFile, hasDWARF = df, hasELFDWARF(df)
 			}
 		}
 	}
@@ -162,7 +170,7 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 			o.gopcln, _ = newGoTable(data, f.ByteOrder)
 		}
 	}
-	if hasELFDWARF(dwarfFile) {
+	if hasDWARF {
 		o.loadDWARF = func() (*dwarf.Data, error) { return dwarfFile.DWARF() }
 	}
 	return o, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // goTable is the Go pc-line table (.gopclntab / __gopclntab) of an image:
@@ -77,15 +78,7 @@ var goAnchors = []string{"crosscall2", "_cgo_topofstack", "_cgo_panic"}
 
 // isAnchor reports whether a symbol's address helps find runtime.text.
 func isAnchor(name string) bool {
-	if name == "runtime.text" {
-		return true
-	}
-	for _, a := range goAnchors {
-		if name == a {
-			return true
-		}
-	}
-	return false
+	return name == "runtime.text" || slices.Contains(goAnchors, name)
 }
 
 // resolveText finds runtime.text for o's table, in order of certainty:

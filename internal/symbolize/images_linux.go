@@ -251,14 +251,10 @@ func readProgs(mem io.ReaderAt, base uint64, class elf.Class, order binary.ByteO
 // as the dynamic loader (and dl_iterate_phdr) sees them.
 func noteBuildID(mem io.ReaderAt, bias uint64, progs []elf.ProgHeader, order binary.ByteOrder) []byte {
 	for _, p := range progs {
-		if p.Type != elf.PT_NOTE || p.Filesz == 0 || p.Filesz > maxNoteSize {
+		if p.Type != elf.PT_NOTE {
 			continue
 		}
-		data := make([]byte, p.Filesz)
-		if _, err := mem.ReadAt(data, int64(bias+p.Vaddr)); err != nil {
-			continue
-		}
-		if id := gnuBuildID(data, order, p.Align); id != nil {
+		if id := buildIDAt(mem, bias+p.Vaddr, p.Filesz, order, p.Align); id != nil {
 			return id
 		}
 	}
@@ -279,14 +275,10 @@ func sectionBuildID(mem io.ReaderAt, bias uint64, path string, order binary.Byte
 		return nil
 	}
 	for _, s := range ef.Sections {
-		if s.Type != elf.SHT_NOTE || s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 || s.Size > maxNoteSize {
+		if s.Type != elf.SHT_NOTE || s.Flags&elf.SHF_ALLOC == 0 {
 			continue
 		}
-		data := make([]byte, s.Size)
-		if _, err := mem.ReadAt(data, int64(bias+s.Addr)); err != nil {
-			continue
-		}
-		if id := gnuBuildID(data, order, s.Addralign); id != nil {
+		if id := buildIDAt(mem, bias+s.Addr, s.Size, order, s.Addralign); id != nil {
 			return id
 		}
 	}

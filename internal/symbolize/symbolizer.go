@@ -218,18 +218,19 @@ func (s *Symbolizer) frame(pc uint64, ret bool) report.Frame {
 	if addr < o.vmaddr || addr-o.vmaddr >= o.span {
 		return fr
 	}
+	sy, hasSym := o.syms.lookup(addr)
 	if fn, file, line := o.gopcln.lookup(addr); fn != nil {
 		entry := o.gopcln.entry(fn)
 		// A symbol that starts elsewhere is native code the Go table does
 		// not list (C linked in by the Go linker sits among Go functions).
-		if sy, ok := o.syms.lookup(addr); !ok || sy.addr == entry {
+		if !hasSym || sy.addr == entry {
 			fr.Function, fr.Package = fn.Name, fn.PackageName()
 			fr.File, fr.Line = file, line
 			fr.Offset = pc - img.bias - entry
 			return fr
 		}
 	}
-	if sy, ok := o.syms.lookup(addr); ok {
+	if hasSym {
 		fr.Function = sy.name
 		fr.Offset = pc - img.bias - sy.addr
 		if file, line, ok := o.fileLine(addr); ok {

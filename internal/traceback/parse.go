@@ -318,8 +318,7 @@ func (p *parser) sectionLine(s string) bool {
 			p.loc = g.CreatedBy
 		case secAncestor:
 			a := &p.r.Ancestors[p.anc]
-			a.CreatedBy = new(report.Frame)
-			*a.CreatedBy = f
+			a.CreatedBy = &f
 			p.loc = a.CreatedBy
 		}
 		return true
@@ -568,7 +567,7 @@ func isCrashState(state string, afterG0 bool) bool {
 
 // kindOfFatal classifies a "fatal error:" text.
 func kindOfFatal(msg string) report.Kind {
-	if msg == "fault" || strings.HasPrefix(msg, "unexpected signal") {
+	if msg == msgFault || strings.HasPrefix(msg, "unexpected signal") {
 		return report.KindFault
 	}
 	return report.KindFatalError

@@ -67,8 +67,7 @@ func parseFatalSignal(head, pcLine, goos string) (*report.Signal, bool) {
 	sig := &report.Signal{}
 	switch {
 	case isSignalName(head):
-		sig.Name, sig.Description, _ = strings.Cut(head, ": ")
-		sig.Number = signals.Number(goos, sig.Name)
+		setSignalName(sig, head, goos)
 	case strings.HasPrefix(head, "Signal "):
 		n, err := strconv.Atoi(head[len("Signal "):])
 		if err != nil {
