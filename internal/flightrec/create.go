@@ -52,8 +52,9 @@ func Create(path string) error { return CreateWith(path, Config{}) }
 // CreateWith creates a new flight recorder file at path: a file of its full
 // size with every block allocated now (fallocate where the filesystem has
 // it, else zeros written), so that a full disk cannot turn a crash-time store
-// into SIGBUS, with the header filled in for this process. It fails if path exists (O_EXCL: a symlink
-// planted at path is not followed). The file is 0600.
+// into SIGBUS, with the header filled in for this process. It fails if path
+// exists (O_EXCL: a symlink planted at path is not followed). The file is
+// 0600.
 func CreateWith(path string, cfg Config) error {
 	records := cfg.Records
 	if records == 0 {
@@ -95,9 +96,7 @@ func CreateWith(path string, cfg Config) error {
 // offsets, arch, OS) written. PutHeader adds the process fields. Exposed for
 // tests and tools that build recorder bytes in memory.
 func NewImage(records, imageCapacity int) []byte {
-	imageOff := HeaderSize
-	recordOff := alignUp(imageOff+imageCapacity*ImageSize, 64)
-	size := recordOff + records*RecordSize
+	size := FileSize(records, imageCapacity)
 	b := make([]byte, size)
 	le := binary.LittleEndian
 	copy(b[hMagic:], Magic)
@@ -105,10 +104,10 @@ func NewImage(records, imageCapacity int) []byte {
 	le.PutUint32(b[hHeaderSize:], HeaderSize)
 	le.PutUint32(b[hRecordSize:], RecordSize)
 	le.PutUint32(b[hRecordCount:], uint32(records))
-	le.PutUint32(b[hRecordOffset:], uint32(recordOff))
+	le.PutUint32(b[hRecordOffset:], uint32(recordOffset(imageCapacity)))
 	le.PutUint32(b[hImageSize:], ImageSize)
 	le.PutUint32(b[hImageCapacity:], uint32(imageCapacity))
-	le.PutUint32(b[hImageOffset:], uint32(imageOff))
+	le.PutUint32(b[hImageOffset:], HeaderSize)
 	le.PutUint32(b[hArch:], uint32(archOf(runtime.GOARCH)))
 	le.PutUint32(b[hOS:], uint32(osOf(runtime.GOOS)))
 	le.PutUint32(b[hMaxRegisters:], MaxRegisters)
@@ -151,7 +150,13 @@ func osOf(goos string) OS {
 	return OSUnknown
 }
 
+// recordOffset is where the records start: after the header and the image
+// table (which starts right after the header), on a cache line.
+func recordOffset(imageCapacity int) int {
+	return alignUp(HeaderSize+imageCapacity*ImageSize, 64)
+}
+
 // FileSize returns the size of a recorder file with the given slot counts.
 func FileSize(records, imageCapacity int) int {
-	return alignUp(HeaderSize+imageCapacity*ImageSize, 64) + records*RecordSize
+	return recordOffset(imageCapacity) + records*RecordSize
 }

@@ -73,12 +73,6 @@ func SignalName(o OS, sig int) string {
 	return "SIG" + strconv.Itoa(sig)
 }
 
-// SignalNumber returns the number of the signal called name ("SIGSEGV") on
-// o, 0 if unknown.
-func SignalNumber(o OS, name string) int {
-	return signals.Number(o.GOOS(), name)
-}
-
 // CodeName returns the name of si_code for sig on o ("SEGV_MAPERR",
 // "SI_TKILL", ...), or "" when it has none.
 func CodeName(o OS, sig, code int) string {

@@ -1,6 +1,7 @@
 package flightrec
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -131,7 +132,7 @@ func (f Flags) String() string {
 		}
 	}
 	if f != 0 {
-		parts = append(parts, "0x"+hexUint(uint64(f)))
+		parts = append(parts, "0x"+strconv.FormatUint(uint64(f), 16))
 	}
 	return strings.Join(parts, "|")
 }
@@ -242,7 +243,8 @@ type File struct {
 }
 
 // Fatal returns the records marked fatal, oldest first. Torn records are
-// included only when their flags (written early) say fatal.
+// included only when their flags say fatal; the writers store the flags
+// last, so a torn record seldom does.
 func (f *File) Fatal() []Record {
 	var out []Record
 	for _, r := range f.Records {
@@ -263,19 +265,4 @@ func (f *File) RegisterMap(r *Record) map[string]uint64 {
 		}
 	}
 	return m
-}
-
-func hexUint(v uint64) string {
-	const digits = "0123456789abcdef"
-	if v == 0 {
-		return "0"
-	}
-	var b [16]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = digits[v&15]
-		v >>= 4
-	}
-	return string(b[i:])
 }

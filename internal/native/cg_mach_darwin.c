@@ -145,7 +145,7 @@ static void record_exception(const cg_mach_request *req)
 		thread_id = ident.thread_id; /* the value pthread_threadid_np reports */
 
 	/* Registers in the order of the thread state struct. */
-	uint64_t regs[40];
+	uint64_t regs[CG_MAX_REGS];
 	uint32_t nregs = 0;
 	uint64_t pc = 0, sp = 0, fp = 0, lr = 0;
 #if defined(__arm64__)
@@ -444,7 +444,7 @@ int cg_mach_install(int32_t *kr_out, const char **what)
 	/* The send right the kernel copies for each exception. */
 	kr = mach_port_insert_right(self, port, port, MACH_MSG_TYPE_MAKE_SEND);
 	if (kr != KERN_SUCCESS) {
-		(void)mach_port_mod_refs(self, port, MACH_PORT_RIGHT_RECEIVE, -1);
+		destroy_receive_right(port);
 		*what = "mach_port_insert_right";
 		goto fail;
 	}

@@ -16,23 +16,21 @@
 #endif
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The 64-bit system thread id; the Mach exception thread gets the same
- * number from thread_info(THREAD_IDENTIFIER_INFO).thread_id. */
+ * number from thread_info(THREAD_IDENTIFIER_INFO).thread_id. For the calling
+ * thread libpthread returns the id cached in its pthread_t (pthread.c
+ * pthread_threadid_np): no lock, no system call, safe in a handler. */
 uint64_t cg_thread_id(void) {
     uint64_t t = 0;
     pthread_threadid_np(NULL, &t);
     return t;
 }
 
-int64_t cg_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
+/* Nothing to cache or reset: thread ids are asked for each time, and a
+ * fork child's mach_task_self() is refreshed by libsystem itself
+ * (libsyscall mach_init.c _mach_fork_child). */
 void cg_os_init(void) {}
 
 void cg_os_after_fork_child(void) {}
@@ -60,7 +58,8 @@ int cg_safe_read(void *dst, uint64_t src, size_t n) {
  * libraries loaded later (dlopen). Neither runs in the crash path. */
 
 static void add_macho(cg_recorder *rec, const struct mach_header *mh, const char *path) {
-    if (mh == NULL || (mh->magic != MH_MAGIC_64 && mh->magic != MH_CIGAM_64))
+    /* Loaded images are 64-bit and in this process's byte order. */
+    if (mh == NULL || mh->magic != MH_MAGIC_64)
         return;
     uint64_t base = (uint64_t)(uintptr_t)mh;
     const uint8_t *uuid = NULL;

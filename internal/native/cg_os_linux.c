@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The thread id, cached per thread after the first fault on it: gettid is
@@ -31,12 +30,6 @@ uint64_t cg_thread_id(void) {
         cg_tls_tid = t;
     }
     return t;
-}
-
-int64_t cg_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Our pid for process_vm_readv, refreshed in a fork child. */

@@ -141,6 +141,30 @@ int cg_pc_in_go_text(const cg_recorder *rec, uint64_t pc) {
     return pc >= rec->text_lo && pc < rec->text_hi;
 }
 
+uint32_t cg_record_frames(cg_record *r, int go_code, uint64_t pc, uint64_t sp, uint64_t fp,
+                          uint64_t lr) {
+    uint32_t wflags = 0;
+    if (go_code) {
+        r->frames[0] = cg_strip_pc(pc);
+        r->nframes = 1;
+    } else {
+        r->nframes =
+            cg_unwind(pc, sp, fp, lr, r->frames, CG_MAX_FRAMES, CG_UNWIND_VALIDATE, &wflags);
+    }
+    return wflags;
+}
+
+int64_t cg_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint32_t cg_since_ns(int64_t t0) {
+    int64_t dt = cg_now_ns() - t0;
+    return dt < 0 ? 0 : dt > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+}
+
 /* A record worth keeping over a new one: the handler knew it was fatal, or
  * it was written for native code / by the Mach thread (rare, expensive,
  * and the evidence for a crash), as opposed to a cheap record of a fault in
@@ -265,23 +289,11 @@ int cg_record_mach_exception(uint64_t thread_id, int32_t exception, int64_t code
             r->regs[i] = regs[i];
         r->nregs = nregs;
     }
-    if (go_code) {
-        /* As in the signal handler: a fault in Go code is often a nil
-         * dereference the program recovers from, and Go prints the Go stack
-         * if it is not. Keep it cheap. */
-        r->frames[0] = cg_strip_pc(pc);
-        r->nframes = 1;
-    } else {
-        /* The faulting thread is suspended: its stack holds still while we
-         * walk it. */
-        uint32_t wflags = 0;
-        r->nframes =
-            cg_unwind(pc, sp, fp, lr, r->frames, CG_MAX_FRAMES, CG_UNWIND_VALIDATE, &wflags);
-        flags |= wflags;
-    }
+    /* The faulting thread is suspended: its stack holds still while we walk
+     * it. */
+    flags |= cg_record_frames(r, go_code, pc, sp, fp, lr);
     r->flags = flags;
-    int64_t dt = cg_now_ns() - t0;
-    r->handler_ns = dt < 0 ? 0 : dt > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+    r->handler_ns = cg_since_ns(t0);
     cg_record_complete(r);
 out:
     cg_writer_leave();

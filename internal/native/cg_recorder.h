@@ -5,7 +5,7 @@
  *
  * The byte layout is defined in Go (internal/flightrec/layout.go, version 1)
  * and mirrored here; the _Static_asserts below pin the sizes, and
- * TestCLayoutMatchesGo (layout_test.go) compares every offsetof/sizeof with
+ * TestCLayoutMatchesGo (core_test.go) compares every offsetof/sizeof with
  * flightrec.Layout(). The file is created and its header written by Go
  * (flightrec.Create); cg_recorder_attach maps it MAP_SHARED, so a store here
  * is in the page cache at once and survives the death of the process
@@ -52,16 +52,9 @@ extern "C" {
 #define CG_FLAG_FRAMES_TRUNCATED (1u << 7)
 #define CG_FLAG_FRAMES_SCANNED (1u << 8)
 
-/* Header layers: flightrec.Layer*. */
-#define CG_LAYER_SIGNAL_CHAIN (1u << 0)
-#define CG_LAYER_MACH (1u << 1)
-#define CG_LAYER_CHAINS_TO_GO (1u << 2)
-#define CG_LAYER_LIBRARY_MODE (1u << 3)
+/* Header fields arch, os and layers are written by Go (flightrec.Create,
+ * native.Install with flightrec.Layer*): no C mirror needed. */
 
-#define CG_ARCH_AMD64 1u
-#define CG_ARCH_ARM64 2u
-#define CG_OS_LINUX 1u
-#define CG_OS_DARWIN 2u
 #define CG_IMAGE_ELF 1u
 #define CG_IMAGE_MACHO 2u
 #define CG_IMAGE_FLAG_MAIN 1u
@@ -214,6 +207,16 @@ cg_record *cg_record_find_mach(cg_recorder *rec, uint64_t thread_id, int64_t now
                                int64_t max_age_ns);
 /* 1 if pc lies in the Go text of the executable. */
 int cg_pc_in_go_text(const cg_recorder *rec, uint64_t pc);
+/* Fills r->frames for a fault at pc: the pc alone when go_code (the cheap
+ * path: Go prints the Go stack if the fault turns out fatal, and a recovered
+ * panic should cost next to nothing), else the validated frame walk.
+ * Returns the walk's CG_FLAG_FRAMES_* flags. */
+uint32_t cg_record_frames(cg_record *r, int go_code, uint64_t pc, uint64_t sp, uint64_t fp,
+                          uint64_t lr);
+/* CLOCK_REALTIME in ns. */
+int64_t cg_now_ns(void);
+/* ns from t0 to now, saturated to handler_ns's 32 bits. */
+uint32_t cg_since_ns(int64_t t0);
 
 /* Claims and fills an image slot (install time and dyld callbacks, never
  * the crash path). Returns the slot or NULL when the table is full. */
@@ -228,8 +231,6 @@ int cg_image_known(const cg_recorder *rec, uint64_t base);
 /* The calling thread's id: Linux gettid (cached per thread), darwin
  * pthread_threadid_np. Async-signal-safe. */
 uint64_t cg_thread_id(void);
-/* CLOCK_REALTIME in ns. */
-int64_t cg_now_ns(void);
 /* Copies n bytes at src into dst; returns 0, or -1 if any byte is not
  * readable. Never faults. */
 int cg_safe_read(void *dst, uint64_t src, size_t n);

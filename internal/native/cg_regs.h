@@ -20,7 +20,5 @@ void cg_ctx_basic(const void *uctx, cg_ctx *out);
 /* Writes the registers in flightrec order into regs (CG_MAX_REGS words);
  * returns how many (21 amd64, 34 arm64). */
 uint32_t cg_ctx_regs(const void *uctx, uint64_t *regs);
-/* CG_ARCH_AMD64 or CG_ARCH_ARM64. */
-uint32_t cg_arch(void);
 
 #endif

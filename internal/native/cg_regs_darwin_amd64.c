@@ -3,7 +3,6 @@
 /* darwin amd64: uc_mcontext points to struct __darwin_mcontext64 whose __ss
  * is x86_thread_state64_t (<mach/i386/_structs.h>): the field order IS the
  * flightrec order. */
-#include "cg_recorder.h"
 #include "cg_regs.h"
 
 #include <sys/ucontext.h>
@@ -43,5 +42,3 @@ uint32_t cg_ctx_regs(const void *uctx, uint64_t *regs) {
     regs[n++] = s->__gs;
     return n;
 }
-
-uint32_t cg_arch(void) { return CG_ARCH_AMD64; }

@@ -5,7 +5,6 @@
  * cpsr. The SDK's accessor macros (<mach/arm/thread_status.h>) also work
  * when the struct is opaque (arm64e, pointer authentication), so they are
  * used when present. */
-#include "cg_recorder.h"
 #include "cg_regs.h"
 
 #include <mach/thread_status.h>
@@ -43,5 +42,3 @@ uint32_t cg_ctx_regs(const void *uctx, uint64_t *regs) {
     regs[n++] = uc->uc_mcontext->__ss.__cpsr;
     return n;
 }
-
-uint32_t cg_arch(void) { return CG_ARCH_ARM64; }

@@ -3,7 +3,6 @@
 /* Linux amd64: ucontext_t.uc_mcontext.gregs indexed by REG_* from
  * <sys/ucontext.h> (glibc; musl has the same names under _GNU_SOURCE). */
 #define _GNU_SOURCE
-#include "cg_recorder.h"
 #include "cg_regs.h"
 
 #include <sys/ucontext.h>
@@ -44,5 +43,3 @@ uint32_t cg_ctx_regs(const void *uctx, uint64_t *regs) {
     regs[n++] = (csgsfs >> 16) & 0xffff; /* gs */
     return n;
 }
-
-uint32_t cg_arch(void) { return CG_ARCH_AMD64; }

@@ -3,7 +3,6 @@
 /* Linux arm64: ucontext_t.uc_mcontext is struct sigcontext
  * (<asm/sigcontext.h>): regs[31], sp, pc, pstate. */
 #define _GNU_SOURCE
-#include "cg_recorder.h"
 #include "cg_regs.h"
 
 #include <sys/ucontext.h>
@@ -28,5 +27,3 @@ uint32_t cg_ctx_regs(const void *uctx, uint64_t *regs) {
     regs[n++] = mc->pstate; /* cpsr */
     return n;
 }
-
-uint32_t cg_arch(void) { return CG_ARCH_ARM64; }

@@ -90,7 +90,8 @@ static int has_altstack(void) {
  * Either way the guard also covers any other way back in (a signal unblocked
  * by code we call). On re-entry: SIG_DFL, unblock, raise. */
 #if defined(__APPLE__)
-/* darwin's __thread is lazily allocated (not async-signal-safe): a table of
+/* darwin's __thread is lazily allocated (dyld's tlv_get_addr mallocs a
+ * thread's block on its first access: not async-signal-safe): a table of
  * thread ids currently in the handler instead. */
 #define CG_GUARD_SLOTS 64
 static _Atomic uint64_t g_guard[CG_GUARD_SLOTS];
@@ -155,29 +156,28 @@ static void die_by(int sig) {
 
 /* ---- Recording ---- */
 
-static uint32_t saturate_ns(int64_t dt) {
-    return dt < 0 ? 0 : dt > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+/* cg_merge_signal_into_mach for a writer already inside rec. */
+static int merge_into_mach(cg_recorder *rec, uint64_t thread_id, int64_t now_ns, int sig,
+                           int code, uint64_t addr, uint32_t flags) {
+    /* The Mach thread recorded the exception and replied KERN_FAILURE just
+     * before the kernel raised this signal on the same thread. */
+    cg_record *r = cg_record_find_mach(rec, thread_id, now_ns, 5000000000LL);
+    if (r == NULL)
+        return 0;
+    r->signo = sig;
+    r->code = code;
+    r->addr = addr;
+    /* GO_CODE comes from the Mach record's pc; the rest is ours. */
+    r->flags |= flags & ~CG_FLAG_GO_CODE;
+    cg_record_complete(r);
+    return 1;
 }
 
 int cg_merge_signal_into_mach(uint64_t thread_id, int64_t now_ns, int sig, int code,
                               uint64_t addr, uint32_t flags) {
-    int found = 0;
     cg_writer_enter();
     cg_recorder *rec = cg_recorder_get();
-    if (rec != NULL) {
-        /* The Mach thread recorded the exception and replied KERN_FAILURE
-         * just before the kernel raised this signal on the same thread. */
-        cg_record *r = cg_record_find_mach(rec, thread_id, now_ns, 5000000000LL);
-        if (r != NULL) {
-            r->signo = sig;
-            r->code = code;
-            r->addr = addr;
-            /* GO_CODE comes from the Mach record's pc; the rest is ours. */
-            r->flags |= flags & ~CG_FLAG_GO_CODE;
-            cg_record_complete(r);
-            found = 1;
-        }
-    }
+    int found = rec != NULL && merge_into_mach(rec, thread_id, now_ns, sig, code, addr, flags);
     cg_writer_leave();
     return found;
 }
@@ -220,15 +220,14 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
         uint64_t tid = cg_thread_id();
         int merged = 0;
 #if defined(__APPLE__)
-        if (!from_user) {
-            cg_writer_leave(); /* merge enters by itself */
-            merged = cg_merge_signal_into_mach(
-                tid, t0, sig, code, info != NULL ? (uint64_t)(uintptr_t)info->si_addr : 0, flags);
-            cg_writer_enter();
-            rec = cg_recorder_get();
-        }
+        /* A CPU fault went through the Mach thread first (EXC_BAD_ACCESS
+         * answered KERN_FAILURE becomes this signal, xnu ux_handler.c):
+         * complete its record instead of writing a second one. */
+        if (!from_user)
+            merged = merge_into_mach(rec, tid, t0, sig, code,
+                                     info != NULL ? (uint64_t)(uintptr_t)info->si_addr : 0, flags);
 #endif
-        cg_record *r = (merged || rec == NULL) ? NULL : cg_record_claim(rec);
+        cg_record *r = merged ? NULL : cg_record_claim(rec);
         if (r != NULL) {
             r->time_ns = t0;
             r->thread_id = tid;
@@ -242,19 +241,9 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
             if (from_user && info != NULL)
                 r->sender_pid = info->si_pid;
             r->nregs = cg_ctx_regs(uctx, r->regs);
-            if (go_code) {
-                /* The cheap path: Go prints the Go stack if this turns out
-                 * fatal, and a recovered panic should cost next to nothing. */
-                r->frames[0] = cg_strip_pc(c.pc);
-                r->nframes = 1;
-            } else {
-                uint32_t wflags = 0;
-                r->nframes = cg_unwind(c.pc, c.sp, c.fp, c.lr, r->frames, CG_MAX_FRAMES,
-                                       CG_UNWIND_VALIDATE, &wflags);
-                flags |= wflags;
-            }
+            flags |= cg_record_frames(r, go_code, c.pc, c.sp, c.fp, c.lr);
             r->flags = flags;
-            r->handler_ns = saturate_ns(cg_now_ns() - t0);
+            r->handler_ns = cg_since_ns(t0);
             cg_record_complete(r);
         }
     }
@@ -312,9 +301,9 @@ static void cg_handler(int sig, siginfo_t *info, void *uctx) {
     int guard_slot;
     if (!guard_enter(cg_thread_id(), &guard_slot))
         die_by(sig);
-    int exit_status = 0;
-    if (slot >= 0 && atomic_load_explicit(&g_slot_installed[slot], memory_order_acquire))
-        exit_status = on_fault(slot, sig, info, uctx, t0);
+    /* g_slot_installed is never cleared: read once. */
+    int ours = slot >= 0 && atomic_load_explicit(&g_slot_installed[slot], memory_order_acquire);
+    int exit_status = ours ? on_fault(slot, sig, info, uctx, t0) : 0;
 
     int tf = atomic_load_explicit(&g_test_fault, memory_order_relaxed);
     if (tf != 0) {
@@ -330,7 +319,7 @@ static void cg_handler(int sig, siginfo_t *info, void *uctx) {
 
     if (exit_status != 0)
         _exit(exit_status);
-    if (slot >= 0 && atomic_load_explicit(&g_slot_installed[slot], memory_order_acquire))
+    if (ours)
         chain(slot, sig, info, uctx);
     else
         die_by(sig); /* cannot happen: no slot means no saved handler */
@@ -384,6 +373,9 @@ int cg_signals_install(uint64_t *prev) {
          * runs); see the guard for darwin's exception. */
         sa.sa_mask = old.sa_mask;
 #if defined(__APPLE__)
+        /* The CPU fault signals stay unblocked (see the guard); SIGABRT is
+         * sent (abort is pthread_kill on darwin), never re-executed, so it
+         * can wait blocked as on Linux. */
         sa.sa_flags |= SA_NODEFER;
         for (int j = 0; j < CG_NSIG; j++)
             if (cg_sigs[j] != SIGABRT)
@@ -421,5 +413,3 @@ int cg_signals_uninstall(void) {
     atomic_store(&g_installed, 0);
     return 0;
 }
-
-int cg_signals_installed(void) { return atomic_load(&g_installed); }

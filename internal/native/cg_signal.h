@@ -21,7 +21,6 @@ int cg_signals_install(uint64_t *prev);
 /* Restores the previous handlers where ours is still the installed one.
  * Safe while faults are being handled (the saved sigactions stay valid). */
 int cg_signals_uninstall(void);
-int cg_signals_installed(void);
 
 /* Arms the "known fatal" rule: bit i set when slot i's previous handler is
  * the Go runtime's; library != 0 disarms it entirely (c-shared/c-archive:

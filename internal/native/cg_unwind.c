@@ -118,6 +118,12 @@ static int after_call(uint64_t ret) {
 #endif
 }
 
+/* Bytes to read at a: CG_CHUNK, cut at the next 4 KiB boundary. */
+static uint64_t chunk_len(uint64_t a) {
+    uint64_t page_end = (a | 4095u) + 1;
+    return page_end - a < CG_CHUNK ? page_end - a : CG_CHUNK;
+}
+
 static int seen(const uint64_t *frames, uint32_t n, uint64_t v) {
     for (uint32_t i = 0; i < n; i++)
         if (frames[i] == v)
@@ -131,10 +137,7 @@ static uint32_t scan(uint64_t sp, uint64_t *frames, uint32_t n, uint32_t max, ui
     uint64_t cur = (sp + 7) & ~(uint64_t)7;
     uint64_t end = cur + CG_SCAN_BYTES;
     while (cur < end && added < CG_SCAN_MAX_FRAMES) {
-        uint64_t page_end = (cur | 4095u) + 1;
-        uint64_t len = CG_CHUNK;
-        if (page_end - cur < len)
-            len = page_end - cur;
+        uint64_t len = chunk_len(cur);
         if (cg_safe_read(buf, cur, (size_t)len) != 0)
             break;
         for (uint64_t off = 0; off + 8 <= len && added < CG_SCAN_MAX_FRAMES; off += 8) {
@@ -192,10 +195,7 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
         if (cur == 0 || (cur & 7) != 0 || cur < lo || cur > hi - 16)
             break;
         if (!(buf_len >= 16 && cur >= buf_lo && cur - buf_lo <= buf_len - 16)) {
-            uint64_t page_end = (cur | 4095u) + 1;
-            uint64_t len = CG_CHUNK;
-            if (page_end - cur < len)
-                len = page_end - cur;
+            uint64_t len = chunk_len(cur);
             if (len < 16)
                 len = 16;
             if (cg_safe_read(buf, cur, (size_t)len) != 0)

@@ -20,7 +20,8 @@
 //   - RefreshImages adds images loaded since Install (Linux; darwin tracks
 //     them itself).
 //   - Uninstall restores the previous handlers and unmaps the recorder
-//     (tests, benchmarks, a Guard that is closed).
+//     (tests and benchmarks; crashguard keeps the layer for the life of the
+//     process).
 //
 // # The signal chain
 //

@@ -42,12 +42,11 @@ func (e *machCallError) Error() string {
 // crashguard. It never answers KERN_SUCCESS by itself: an unchanged thread
 // state re-runs the faulting instruction forever (PLCrashReporter issue 159).
 //
-// It returns (false, nil) without installing anything when a debugger is
-// attached (P_TRACED): the debugger owns the exception ports, and in-process
-// handlers stay out of its way (KSCrash KSDebug.c). machInstallNote then says
-// why, for the caller to log. An error means a Mach call failed; the signal
-// chain alone still records faults. Calling it again after success does
-// nothing.
+// It returns (false, nil) without installing anything, and only then, when a
+// debugger is attached (P_TRACED): the debugger owns the exception ports, and
+// in-process handlers stay out of its way (KSCrash KSDebug.c). An error means
+// a Mach call failed; the signal chain alone still records faults. Calling it
+// again after success does nothing.
 //
 // Known limits: a handler installed after this one (a debugger attaching
 // later) takes the port over until it restores ours; a previous handler with
@@ -59,16 +58,11 @@ func installMach() (bool, error) {
 	var what *C.char
 	switch C.cg_mach_install(&kr, &what) {
 	case C.CG_MACH_INSTALLED:
-		setMachNote("")
 		return true, nil
 	case C.CG_MACH_SKIPPED_TRACED:
-		setMachNote("Mach exception handler not installed: a debugger is attached (P_TRACED); " +
-			"the signal chain still records faults")
 		return false, nil
 	default:
-		err := &machCallError{Call: C.GoString(what), Code: int32(kr)}
-		setMachNote("Mach exception handler not installed: " + err.Error())
-		return false, err
+		return false, &machCallError{Call: C.GoString(what), Code: int32(kr)}
 	}
 }
 

@@ -50,14 +50,10 @@ func cLayout() []flightrec.Field {
 func cFunctionPC() uintptr { return uintptr(C.cg_test_c_function()) }
 
 func unwindHere() []uint64 {
-	frames := (*[flightrec.MaxFrames]C.uint64_t)(C.malloc(8 * flightrec.MaxFrames))
-	defer C.free(unsafe.Pointer(frames))
-	n := int(C.cg_test_unwind_here(&frames[0], flightrec.MaxFrames))
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = uint64(frames[i])
-	}
-	return out
+	buf := newCMemory(flightrec.MaxFrames)
+	defer buf.free()
+	n := int(C.cg_test_unwind_here(buf.at(0), flightrec.MaxFrames))
+	return append([]uint64(nil), buf.slice()[:n]...)
 }
 
 // cMemory is C-allocated memory tests can lay out a fake stack in.

@@ -5,10 +5,9 @@ import (
 	"fmt"
 )
 
-// The functions here write records and images into recorder bytes from Go.
-// The native layer never uses them (it writes through its C structs); they
-// exist so that tests and tools (e.g. the collector's tests) can build
-// recorder files without cgo.
+// The functions here write records and images into recorder bytes from Go,
+// for this package's tests (the native layer writes through its C structs,
+// and no other package builds recorder bytes).
 
 // PutRecord writes r into record slot `slot` of the recorder bytes b with
 // the given state (StateComplete, or StateWriting to make a torn record).
