@@ -38,13 +38,6 @@ func linkCount(fi fs.FileInfo) uint64 {
 	return 1
 }
 
-// ownedByMe reports whether this process's effective user owns fi. Another
-// user's directory could have its files swapped under us.
-func ownedByMe(fi fs.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return !ok || int(st.Uid) == os.Geteuid()
-}
-
 // syncDir fsyncs a directory so that renames and unlinks in it survive a
 // power cut. Filesystems that cannot fsync a directory say EINVAL or
 // ENOTSUP; there is nothing more to do on those.

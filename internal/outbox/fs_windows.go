@@ -29,8 +29,5 @@ func openNoFollow(path string) (*os.File, error) {
 // FILE_SHARE_DELETE (Go's default) cannot be deleted, so it is always 1.
 func linkCount(fs.FileInfo) uint64 { return 1 }
 
-// ownedByMe: ownership is an ACL question on Windows; not checked.
-func ownedByMe(fs.FileInfo) bool { return true }
-
 // syncDir: Windows cannot fsync a directory handle; NTFS journals renames.
 func syncDir(string) error { return nil }

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/safedir"
 )
 
 // MaxReportSize is the largest report file the outbox reads or writes. Put
@@ -98,7 +99,8 @@ var (
 	// hex digits, or a report Put cannot store.
 	ErrInvalid = errors.New("outbox: invalid argument")
 	// ErrUnsafeDir means the outbox directory is a symbolic link, not a
-	// directory, or (on unix) owned by another user.
+	// directory, or (on unix) owned by another user or writable by group or
+	// others. The error also matches the safedir sentinel saying which.
 	ErrUnsafeDir = errors.New("outbox: unsafe directory")
 	// ErrClaimEnded means a Claim method was called after the claim ended.
 	ErrClaimEnded = errors.New("outbox: claim already ended")
@@ -205,28 +207,16 @@ func Open(dir string, opts Options) (*Outbox, error) {
 }
 
 // ensureDir creates dir with mode 0700 if missing and checks that it is a
-// real directory of ours: the outbox trusts what it finds in it, so a planted
-// symlink or another user's directory must not become the outbox.
+// real directory of ours (safedir.Ensure): the outbox trusts what it finds in
+// it, so a planted symlink, another user's directory or one that others can
+// write to must not become the outbox. A refusal matches ErrUnsafeDir and
+// the safedir sentinel that says why.
 func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("outbox: create %s: %w", dir, err)
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
-		return fmt.Errorf("%w: %s is not a directory (mode %v)", ErrUnsafeDir, dir, fi.Mode())
-	}
-	if !ownedByMe(fi) {
-		return fmt.Errorf("%w: %s is owned by another user", ErrUnsafeDir, dir)
-	}
-	// MkdirAll is subject to the umask and leaves an existing directory as it
-	// is; reports hold arguments and hostnames, so make it 0700 either way.
-	if checkPerms && fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("outbox: chmod %s: %w", dir, err)
+	if err := safedir.Ensure(dir); err != nil {
+		if errors.Is(err, safedir.ErrUnsafe) {
+			return fmt.Errorf("%w: %w", ErrUnsafeDir, err)
 		}
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }

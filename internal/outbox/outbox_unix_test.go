@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/crashguard/crashguard-go/internal/safedir"
 )
 
 // A FIFO at a report name would block a plain open forever.
@@ -58,4 +60,21 @@ func TestOpenRefusesOtherUsersDir(t *testing.T) {
 	require.NoError(t, os.Chown(dir, 65534, 65534))
 	_, err := Open(dir, Options{})
 	assert.ErrorIs(t, err, ErrUnsafeDir)
+	assert.ErrorIs(t, err, safedir.ErrNotOwner)
+}
+
+// A directory others can write to may already hold planted files: refused,
+// not narrowed, and left as it was.
+func TestOpenRefusesDirWritableByOthers(t *testing.T) {
+	for _, mode := range []os.FileMode{0o770, 0o777} {
+		dir := filepath.Join(t.TempDir(), "outbox")
+		require.NoError(t, os.Mkdir(dir, 0o700))
+		require.NoError(t, os.Chmod(dir, mode))
+		_, err := Open(dir, Options{})
+		assert.ErrorIs(t, err, ErrUnsafeDir, "%v", mode)
+		assert.ErrorIs(t, err, safedir.ErrWritable, "%v", mode)
+		fi, err := os.Lstat(dir)
+		require.NoError(t, err)
+		assert.Equal(t, os.ModeDir|mode, fi.Mode())
+	}
 }

@@ -129,3 +129,55 @@ func (o *Outbox) pruneQuarantine() {
 		_ = os.Remove(filepath.Join(o.qdir, e.key+reasonExt))
 	}
 }
+
+// QuarantineData stores data in quarantine/ as name, with the same
+// <name>.reason file as a quarantined report, for evidence that is not a
+// report (a damaged run file the collector cannot make a report of). name
+// is a plain file name, which must not start with a dot or end in .reason;
+// when it is taken, a timestamp suffix is added as for reports. It returns
+// the name used. Like every quarantined file, it counts towards
+// QuarantineKeep and is never sent.
+func (o *Outbox) QuarantineData(name string, data []byte, reason, details string) (string, error) {
+	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") ||
+		strings.HasSuffix(name, reasonExt) || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("%w: quarantine name %q", ErrInvalid, name)
+	}
+	o.qMu.Lock()
+	defer o.qMu.Unlock()
+	if err := ensureDir(o.qdir); err != nil {
+		return "", err
+	}
+	now := o.now()
+	text := fmt.Sprintf("file: %s\ntime: %s\nreason: %s\n%s", name, now.UTC().Format(time.RFC3339Nano), reason, details)
+	for i := 0; i < 100; i++ {
+		dst := name
+		if i > 0 {
+			dst = fmt.Sprintf("%s.%s-%d", name, now.UTC().Format("20060102T150405Z"), i)
+		}
+		if _, err := os.Lstat(filepath.Join(o.qdir, dst)); err == nil {
+			continue
+		}
+		reasonPath := filepath.Join(o.qdir, dst+reasonExt)
+		existed, err := o.writeAtomic(reasonPath, []byte(text), false)
+		if err != nil {
+			return "", fmt.Errorf("outbox: quarantine %s: %w", name, err)
+		}
+		if existed {
+			continue
+		}
+		_ = os.Chtimes(reasonPath, now, now)
+		existed, err = o.writeAtomic(filepath.Join(o.qdir, dst), data, false)
+		if err != nil || existed {
+			// Never leave a reason without its file, nor claim another's.
+			_ = os.Remove(reasonPath)
+			if err != nil {
+				return "", fmt.Errorf("outbox: quarantine %s: %w", name, err)
+			}
+			continue
+		}
+		o.log.Warn("outbox: quarantined", "file", name, "as", filepath.Join(quarantineDir, dst), "reason", reason)
+		o.pruneQuarantine()
+		return dst, nil
+	}
+	return "", fmt.Errorf("outbox: quarantine %s: no free name", name)
+}

@@ -64,3 +64,43 @@ func TestQuarantineDirRecreated(t *testing.T) {
 	assert.ErrorIs(t, err, ErrCorrupt)
 	assert.FileExists(t, filepath.Join(o.qdir, id+".json"))
 }
+
+func TestQuarantineData(t *testing.T) {
+	o, clk, _ := openTest(t)
+	const name = "20231114T221320.000000000Z-42-0a0b0c0d0e0f.run"
+	got, err := o.QuarantineData(name, []byte("\x00\x00\x00"), "not Go crash output", "size: 3 bytes\n")
+	require.NoError(t, err)
+	assert.Equal(t, name, got)
+	b, err := os.ReadFile(filepath.Join(o.qdir, name))
+	require.NoError(t, err)
+	assert.Equal(t, "\x00\x00\x00", string(b), "the raw bytes are kept as they were")
+	assert.Equal(t, "file: "+name+"\ntime: 2026-11-22T12:00:00Z\nreason: not Go crash output\nsize: 3 bytes\n",
+		readReason(t, o, name))
+
+	clk.Advance(time.Second)
+	again, err := o.QuarantineData(name, []byte("second"), "again", "")
+	require.NoError(t, err)
+	assert.Equal(t, name+".20261122T120001Z-1", again, "a taken name gets a suffix, nothing is overwritten")
+	assert.Equal(t, []string{name, name + ".20261122T120001Z-1", name + ".20261122T120001Z-1.reason", name + ".reason"},
+		names(t, o.qdir))
+	entries, err := o.List()
+	require.NoError(t, err)
+	assert.Empty(t, entries, "quarantined data is never pending")
+
+	for _, bad := range []string{"", ".hidden", "a/b", "../x", "x.reason", `a\b`} {
+		_, err := o.QuarantineData(bad, nil, "r", "")
+		assert.ErrorIs(t, err, ErrInvalid, bad)
+	}
+}
+
+func TestQuarantineDataCountsTowardsKeep(t *testing.T) {
+	clk := newClock()
+	o, err := Open(t.TempDir(), Options{Now: clk.Now, QuarantineKeep: 2})
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := o.QuarantineData(fmt.Sprintf("r%d.run", i), []byte("x"), "damaged", "")
+		require.NoError(t, err)
+		clk.Advance(time.Minute)
+	}
+	assert.Equal(t, []string{"r1.run", "r1.run.reason", "r2.run", "r2.run.reason"}, names(t, o.qdir))
+}
