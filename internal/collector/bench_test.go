@@ -122,9 +122,10 @@ func BenchmarkBuild10kGoroutines(b *testing.B) {
 	b.SetBytes(int64(len(files[id+runfile.RunExt])))
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := Build(d, DefaultMaxCrashOutput)
-		if err != nil || r == nil || r.Kind != report.KindPanic || len(r.Goroutines) < goroutines10k {
-			b.Fatalf("Build: %v, report %+v", err, r)
+		o, err := Build(d, DefaultMaxCrashOutput)
+		if err != nil || o.Report == nil || o.Damage != nil || o.Report.Kind != report.KindPanic ||
+			len(o.Report.Goroutines) < goroutines10k {
+			b.Fatalf("Build: %v, outcome %+v", err, o)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N), "ms/report")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
 	"strings"
 
@@ -13,10 +12,36 @@ import (
 	"github.com/crashguard/crashguard-go/internal/traceback"
 )
 
-// Build makes the report of a dead run, or returns nil when the run holds no
-// evidence of a crash.
-func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
-	meta, out, truncated, modTime, err := d.Read(maxOutput)
+// Outcome is what Build made of a dead run: a report, damaged evidence to
+// quarantine, both, or neither (a clean end).
+type Outcome struct {
+	// Report is the crash report; nil when the run holds no evidence of a
+	// crash.
+	Report *report.Report
+	// Damage is set when the run file holds bytes that are neither Go crash
+	// output nor nothing: they are kept in quarantine, never sent.
+	Damage *Damage
+}
+
+// Damage is a run file's content that cannot be a report.
+type Damage struct {
+	// Reason says in one line why it is not a crash output.
+	Reason string
+	// Details are further lines for the quarantine reason file.
+	Details string
+	// Raw is the start of the run file, at most maxQuarantineRaw bytes.
+	Raw []byte
+}
+
+// Build makes the outcome of a dead run. A report is made only of evidence:
+// Go crash output (findCrashOutput) or a flight recorder record that says
+// the process died of a fault. A run file with a valid metadata line and
+// nothing after it is a clean end (return, os.Exit, SIGKILL, recovered
+// panics), as is an empty one (the process died in Start). Anything else in
+// the run file is Damage; when a fatal record exists as well, the report is
+// made of the record alone.
+func Build(d *runfile.Dead, maxOutput int64) (*Outcome, error) {
+	c, err := d.Read(maxOutput)
 	if err != nil {
 		return nil, err
 	}
@@ -24,9 +49,22 @@ func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	hasOutput := len(bytes.TrimSpace(out)) > 0
-	if !hasOutput && native.fatal() == nil {
-		return nil, nil
+	meta := c.Meta
+	var hints traceback.Hints
+	if meta != nil {
+		hints = traceback.Hints{GOOS: meta.Process.GOOS, Strings: meta.FatalStrings}
+	}
+	out := &Outcome{}
+	clean := len(c.Raw) == 0 || meta != nil && len(bytes.TrimSpace(c.Output)) == 0
+	var crash *crashOutput
+	if !clean {
+		var why string
+		if crash, why = findCrashOutput(c, hints); crash == nil {
+			out.Damage = damage(c, why)
+		}
+	}
+	if crash == nil && native.fatal() == nil {
+		return out, nil
 	}
 	if meta == nil {
 		// The process crashed but its metadata is unreadable: still report
@@ -45,55 +83,37 @@ func Build(d *runfile.Dead, maxOutput int64) (*report.Report, error) {
 	// The file's mtime comes from the kernel's coarse clock (one tick, up to
 	// 10ms behind), so a crash right after start can look older than the
 	// start itself; it cannot have been.
-	r.Process.CrashTime = modTime
+	r.Process.CrashTime = c.ModTime
 	if r.Process.CrashTime.Before(r.Process.StartTime) {
 		r.Process.CrashTime = r.Process.StartTime
 	}
 
-	if hasOutput {
-		r.CrashOutput = string(out)
-		r.CrashOutputTruncated = truncated
-		fromCrashOutput(r, out, meta.FatalStrings)
+	if crash != nil {
+		r.CrashOutput = string(crash.text)
+		r.CrashOutputTruncated = c.Truncated
+		fromCrashOutput(r, crash.parsed)
 	}
 	native.merge(r)
 	if !r.OSReportSuppressed && suppressedByOS(d, r) {
 		r.OSReportSuppressed = true
 	}
 	markInApp(r)
-	return r, nil
+	out.Report = r
+	return out, nil
 }
 
-// fromCrashOutput fills the report from Go's crash output. Text the parser
-// cannot make sense of still yields a report: the crash happened, and the raw
-// output goes along as an attachment.
-func fromCrashOutput(r *report.Report, out []byte, fatalStrings map[uint64]string) {
-	res, err := traceback.ParseWith(out, traceback.Hints{GOOS: r.Process.GOOS, Strings: fatalStrings})
-	if res != nil {
-		r.Kind = res.Kind
-		r.Message = res.Message
-		r.MessageInferred = res.MessageInferred
-		r.InferredFrom = res.InferredFrom
-		r.Signal = res.Signal
-		r.Goroutines = res.Goroutines
-		r.CrashedGoroutine = res.CrashedGoroutine
-	}
-	if err != nil && errors.Is(err, traceback.ErrNotTraceback) && r.Message == "" {
-		r.Message = firstLine(out)
-	}
+// fromCrashOutput fills the report from the parsed Go crash output.
+func fromCrashOutput(r *report.Report, res *traceback.Result) {
+	r.Kind = res.Kind
+	r.Message = res.Message
+	r.MessageInferred = res.MessageInferred
+	r.InferredFrom = res.InferredFrom
+	r.Signal = res.Signal
+	r.Goroutines = res.Goroutines
+	r.CrashedGoroutine = res.CrashedGoroutine
 	if r.Kind == "" {
 		r.Kind = report.KindFatalError
 	}
-}
-
-func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
 }
 
 // markInApp flags the frames of the main module (and package main), which is

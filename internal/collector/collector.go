@@ -28,8 +28,11 @@ const DefaultMaxCrashOutput = 8 << 20
 
 // Outbox is where reports go. *outbox.Outbox implements it; Put must be
 // durable when it returns and idempotent for the same event id.
+// QuarantineData keeps a damaged run file's bytes with the reason, where
+// nothing sends them.
 type Outbox interface {
 	Put(r *report.Report) error
+	QuarantineData(name string, data []byte, reason, details string) (string, error)
 }
 
 // Collector collects dead runs.
@@ -45,9 +48,10 @@ type Collector struct {
 
 // Result counts what one pass did.
 type Result struct {
-	Reports int // runs that became a report
-	Clean   int // dead runs with no crash, removed
-	Alive   int // runs still alive (or claimed by another collector)
+	Reports     int // runs that became a report
+	Clean       int // dead runs with no crash, removed
+	Alive       int // runs still alive (or claimed by another collector)
+	Quarantined int // run files kept in quarantine as damaged (some also made a report)
 }
 
 // CollectAll collects every dead run. A run that fails is logged, left in
@@ -61,7 +65,10 @@ func (c *Collector) CollectAll() (Result, error) {
 	}
 	var errs []error
 	for _, id := range ids {
-		made, err := c.collectOne(id)
+		made, quarantined, err := c.collectOne(id)
+		if quarantined {
+			res.Quarantined++
+		}
 		switch {
 		case errors.Is(err, runfile.ErrAlive):
 			res.Alive++
@@ -70,41 +77,55 @@ func (c *Collector) CollectAll() (Result, error) {
 			errs = append(errs, err)
 		case made:
 			res.Reports++
-		default:
+		case !quarantined:
 			res.Clean++
 		}
 	}
 	return res, errors.Join(errs...)
 }
 
-func (c *Collector) collectOne(id string) (made bool, err error) {
+func (c *Collector) collectOne(id string) (made, quarantined bool, err error) {
+	if c.Outbox == nil {
+		return false, false, errors.New("collector: no outbox to put reports in")
+	}
 	d, err := runfile.Claim(c.Runs, id)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	max := c.MaxCrashOutput
 	if max <= 0 {
 		max = DefaultMaxCrashOutput
 	}
-	r, err := Build(d, max)
+	o, err := Build(d, max)
 	if err != nil {
 		d.Release()
-		return false, err
+		return false, false, err
 	}
-	if r == nil {
-		c.Logger.Debug("crashguard: run ended without a crash", "run", id)
-		return false, d.Remove()
-	}
-	err = c.Outbox.Put(r)
-	for step := 0; errors.Is(err, outbox.ErrTooLarge) && shrink(r, step); step++ {
+	if r := o.Report; r != nil {
 		err = c.Outbox.Put(r)
+		for step := 0; errors.Is(err, outbox.ErrTooLarge) && shrink(r, step); step++ {
+			err = c.Outbox.Put(r)
+		}
+		if err != nil {
+			// Keep the run: the next pass makes the same report again (the
+			// event id comes from the run's metadata, so it stays the same).
+			d.Release()
+			return false, false, fmt.Errorf("collector: store report of %s: %w", id, err)
+		}
+		c.Logger.Info("crashguard: crash collected", "run", id, "event_id", r.EventID, "kind", r.Kind, "message", r.Message)
 	}
-	if err != nil {
-		// Keep the run: the next pass makes the same report again (the
-		// event id comes from the run's metadata, so it stays the same).
-		d.Release()
-		return false, fmt.Errorf("collector: store report of %s: %w", id, err)
+	if dm := o.Damage; dm != nil {
+		// The bytes go to quarantine before the run file goes: evidence is
+		// never removed unless it is kept elsewhere.
+		as, err := c.Outbox.QuarantineData(id+runfile.RunExt, dm.Raw, dm.Reason, dm.Details)
+		if err != nil {
+			d.Release()
+			return o.Report != nil, false, fmt.Errorf("collector: quarantine damaged run %s: %w", id, err)
+		}
+		c.Logger.Warn("crashguard: damaged run file quarantined, not reported", "run", id, "as", as, "reason", dm.Reason)
 	}
-	c.Logger.Info("crashguard: crash collected", "run", id, "event_id", r.EventID, "kind", r.Kind, "message", r.Message)
-	return true, d.Remove()
+	if o.Report == nil && o.Damage == nil {
+		c.Logger.Debug("crashguard: run ended without a crash", "run", id)
+	}
+	return o.Report != nil, o.Damage != nil, d.Remove()
 }

@@ -9,7 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const noFollow = unix.O_NOFOLLOW
+const (
+	noFollow = unix.O_NOFOLLOW
+	nonBlock = unix.O_NONBLOCK
+)
 
 var errWouldBlock = unix.EWOULDBLOCK
 

@@ -11,7 +11,10 @@ import (
 
 // Windows has no O_NOFOLLOW; reparse points in the crashguard dir are the
 // user's own doing there.
-const noFollow = 0
+const (
+	noFollow = 0
+	nonBlock = 0
+)
 
 var errWouldBlock = windows.ERROR_LOCK_VIOLATION
 

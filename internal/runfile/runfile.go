@@ -31,7 +31,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/crashguard/crashguard-go/internal/safedir"
 )
 
 // Suffixes of the files of a run.
@@ -62,8 +65,10 @@ type Run struct {
 // Start creates the run file under runs, locks it and writes meta as its
 // first line. The lock is held until the process ends.
 func Start(runs string, meta *Meta) (*Run, error) {
-	if err := os.MkdirAll(runs, 0o700); err != nil {
-		return nil, fmt.Errorf("runfile: create runs dir: %w", err)
+	// The collector trusts what it finds in runs/ and removes files there:
+	// never a link to elsewhere, another user's or a shared directory.
+	if err := safedir.Ensure(runs); err != nil {
+		return nil, fmt.Errorf("runfile: runs directory: %w", err)
 	}
 	id, err := newID(meta.Process.PID, meta.Process.StartTime)
 	if err != nil {
@@ -111,9 +116,48 @@ func (r *Run) Abandon() error {
 	if r.CrashFile != nil {
 		_ = r.CrashFile.Close()
 	}
-	_ = os.Remove(r.Path(FlightName))
-	_ = os.Remove(r.Path(SuppressedName))
+	removeRegular(r.Path(FlightName))
+	removeRegular(r.Path(SuppressedName))
 	return os.Remove(r.file())
+}
+
+// idTimeLayout is the start-time part of a run id.
+const idTimeLayout = "20060102T150405.000000000Z"
+
+// ValidID reports whether id has exactly the form newID makes: the start
+// time in idTimeLayout, "-", the pid in decimal, "-", 12 lowercase hex
+// digits. Only files named after such an id are crashguard's to read or
+// remove.
+func ValidID(id string) bool {
+	const tl = len(idTimeLayout)
+	if len(id) < tl+1+1+1+12 || id[tl] != '-' {
+		return false
+	}
+	for i := 0; i < tl; i++ {
+		c, l := id[i], idTimeLayout[i]
+		if l >= '0' && l <= '9' {
+			if c < '0' || c > '9' {
+				return false
+			}
+		} else if c != l {
+			return false
+		}
+	}
+	pid, random, ok := strings.Cut(id[tl+1:], "-")
+	if !ok || len(pid) == 0 || len(pid) > 10 || (pid[0] == '0' && len(pid) > 1) || len(random) != 12 {
+		return false
+	}
+	for i := 0; i < len(pid); i++ {
+		if pid[i] < '0' || pid[i] > '9' {
+			return false
+		}
+	}
+	for i := 0; i < len(random); i++ {
+		if c := random[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func newID(pid int, start time.Time) (string, error) {
@@ -121,7 +165,7 @@ func newID(pid int, start time.Time) (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("runfile: random id: %w", err)
 	}
-	return start.UTC().Format("20060102T150405.000000000Z") + "-" +
+	return start.UTC().Format(idTimeLayout) + "-" +
 		strconv.Itoa(pid) + "-" + hex.EncodeToString(b[:]), nil
 }
 
