@@ -45,6 +45,14 @@ type Report struct {
 	// inferred from other evidence (golang/go#76859); InferredFrom says from what.
 	MessageInferred bool   `json:"message_inferred,omitempty"`
 	InferredFrom    string `json:"inferred_from,omitempty"`
+	// Panics is the chain of panics the runtime printed, oldest first: a
+	// panic in a deferred call run by an earlier panic adds to the chain
+	// instead of replacing it. Empty when nothing was printed (a throw, a
+	// fault, or a panic line the crash output lost); one entry for a plain
+	// panic, whose Value is then Message. For a fatal error raised while a
+	// panic was unwinding ("panic: ..." then "\tfatal error: ..."), Kind is
+	// KindFatalError and Panics is the chain the throw interrupted.
+	Panics []Panic `json:"panics,omitempty"`
 
 	// Signal is the "[signal SIGSEGV: ...]" line of the crash output, if any.
 	Signal *Signal `json:"signal,omitempty"`
@@ -69,6 +77,21 @@ type Report struct {
 	// CrashOutputTruncated is true when the crash output was larger than the
 	// collector's cap and only its head was kept.
 	CrashOutputTruncated bool `json:"crash_output_truncated,omitempty"`
+}
+
+// Panic is one "panic:" line of a panic chain, as runtime.printpanics prints
+// it.
+type Panic struct {
+	// Value is the panic value as printed, without the " [recovered]"
+	// annotation, with the tab the runtime puts after each newline of a
+	// multi-line value removed.
+	Value string `json:"value"`
+	// Recovered is true for " [recovered]": the panic was recovered, and a
+	// later one (the next in the chain) killed the process.
+	Recovered bool `json:"recovered,omitempty"`
+	// Repanicked is true for " [recovered, repanicked]" (Go 1.25+): the
+	// value was recovered and panicked again, so the runtime prints it once.
+	Repanicked bool `json:"repanicked,omitempty"`
 }
 
 // Signal is the signal line of a Go traceback:

@@ -62,7 +62,13 @@ type Result struct {
 	InferredFrom    string
 
 	// Panics is the chain of "panic:" lines, oldest first, as
-	// runtime.printpanics prints them.
+	// runtime.printpanics prints them. A panic raised in a deferred call
+	// while an earlier one unwinds does not replace it: both are printed,
+	// the later one on a line of its own that starts with a tab, and the
+	// earlier one marked " [recovered]" if it had been recovered. When a
+	// fatal error ends the chain (a throw in a deferred call, e.g. unlocking
+	// an unlocked mutex), Kind is KindFatalError and Message its text; the
+	// panics it interrupted stay here.
 	Panics []Panic
 	// Signal is the "[signal SIGSEGV: ...]" line, or for a fatal signal the
 	// "SIGSEGV: segmentation violation" and "PC=..." lines. Its Number is
@@ -105,18 +111,9 @@ type Result struct {
 	Diagnostics []string
 }
 
-// Panic is one "panic:" line of a panic chain.
-type Panic struct {
-	// Value is the panic value as printed, without the " [recovered]"
-	// annotation, with continuation lines of a multi-line value joined.
-	Value string
-	// Recovered is true for " [recovered]": the panic was recovered and a
-	// later one (the next in the chain) killed the process.
-	Recovered bool
-	// Repanicked is true for " [recovered, repanicked]" (Go 1.25+): the
-	// value was recovered and panicked again, so the runtime prints it once.
-	Repanicked bool
-}
+// Panic is one "panic:" line of a panic chain. It is the report's type, so
+// that the chain goes into a report as parsed.
+type Panic = report.Panic
 
 // Ancestor is one "[originating from goroutine N]:" section.
 type Ancestor struct {
@@ -281,6 +278,21 @@ func (p *parser) line(s string) {
 // or the continuation of a multi-line panic value or fatal error.
 func (p *parser) tabLine(t string) {
 	switch {
+	case (p.inPanic || p.sec == secNone && p.first < 0 && !p.inFatal && !p.relay) &&
+		strings.HasPrefix(t, "fatal error: "):
+		// runtime.fatal (Go's user-caused throws: sync misuse, concurrent
+		// map writes, ...) raised while a panic unwinds prints the panic
+		// chain first and then the throw on a tab-indented line
+		// (printPreFatalDeferPanic in runtime/panic.go, Go 1.26). When the
+		// chain holds only a runtime.Goexit, which printpanics does not
+		// print, that line comes first. The process died of the throw.
+		// A multi-line panic value with a line that reads "fatal error: "
+		// prints the same; the runtime's own output cannot tell them apart.
+		p.closeChain()
+		p.inPanic = false
+		if !p.hasFatal {
+			p.fatal, p.hasFatal, p.inFatal = t[len("fatal error: "):], true, true
+		}
 	case p.inPanic:
 		if v, ok := strings.CutPrefix(t, "panic: "); ok {
 			p.addPanic(v)
@@ -477,12 +489,16 @@ func (p *parser) headerLine(s string) {
 
 // addPanic starts the next entry of the panic chain.
 func (p *parser) addPanic(v string) {
-	r := p.r
-	if n := len(r.Panics); n > 0 {
-		closePanic(&r.Panics[n-1])
-	}
-	r.Panics = append(r.Panics, Panic{Value: v})
+	p.closeChain()
+	p.r.Panics = append(p.r.Panics, Panic{Value: v})
 	p.inPanic = true
+}
+
+// closeChain closes the last entry of the panic chain, if any.
+func (p *parser) closeChain() {
+	if n := len(p.r.Panics); n > 0 {
+		closePanic(&p.r.Panics[n-1])
+	}
 }
 
 // closePanic moves the annotation runtime.printpanics appends after a
@@ -527,9 +543,7 @@ func parseDecimal(s string) (int64, bool) {
 // finish decides kind, message and crashed goroutine once everything is read.
 func (p *parser) finish() {
 	r := p.r
-	if n := len(r.Panics); n > 0 {
-		closePanic(&r.Panics[n-1])
-	}
+	p.closeChain()
 	// The goroutine printed first is, in every path through
 	// runtime.dopanic_m and the signal handler, the one that crashed, when
 	// it is running (or in a cgo call, "syscall"); a blocked one means none

@@ -50,6 +50,13 @@ var realCases = []realCase{
 	{name: "go1.26/panic_recover_new", kind: report.KindPanic, msg: "second (after first)", inferred: false, goroutines: 1, crashed: 1, top: "main.panicRecoverNew.func1", topFile: "main.go", topLine: 167},
 	{name: "go1.26/panic_nested", kind: report.KindPanic, msg: "panic in defer", inferred: false, goroutines: 1, crashed: 1, top: "main.panicNested.func1", topFile: "main.go", topLine: 174},
 	{name: "go1.26/panic_goexit", kind: report.KindPanic, msg: "panic during Goexit", inferred: false, goroutines: 1, crashed: 19, top: "main.panicGoexit.func1.1", topFile: "main.go", topLine: 181, createdBy: "main.panicGoexit", createdIn: 1},
+	{name: "go1.26/panic_chain", kind: report.KindPanic, msg: "third", inferred: false, goroutines: 1, crashed: 1, top: "main.panicChain.func1", topFile: "chain.go", topLine: 24},
+	{name: "go1.26/panic_goexit_chain", kind: report.KindPanic, msg: "after Goexit", inferred: false, goroutines: 1, crashed: 5, top: "main.panicGoexitChain.func1.1", topFile: "chain.go", topLine: 36, createdBy: "main.panicGoexitChain", createdIn: 1},
+	// A throw in a deferred call of a panic: the crash file has neither the
+	// chain nor the "fatal error:" line (TestFatalInterruptsPanicChain).
+	{name: "go1.26/panic_defer_fatal", kind: report.KindFatalError, msg: "sync: unlock of unlocked mutex", inferred: true, from: "internal/sync.fatal called from internal", sig: &report.Signal{Name: "SIGSEGV", Number: 11, Description: "segmentation violation", Code: 0x1, Addr: 0x0}, goroutines: 1, crashed: 1, top: "internal/sync.fatal", topFile: "panic.go", topLine: 1191},
+	{name: "go1.26/panic_repanic_fatal", kind: report.KindFatalError, msg: "sync: unlock of unlocked mutex", inferred: true, from: "internal/sync.fatal called from internal", sig: &report.Signal{Name: "SIGSEGV", Number: 11, Description: "segmentation violation", Code: 0x1, Addr: 0x0}, goroutines: 1, crashed: 1, top: "internal/sync.fatal", topFile: "panic.go", topLine: 1191},
+	{name: "go1.26/goexit_fatal", kind: report.KindFatalError, msg: "sync: unlock of unlocked mutex", inferred: true, from: "internal/sync.fatal called from internal", goroutines: 1, crashed: 7, top: "internal/sync.fatal", topFile: "panic.go", topLine: 1191, createdBy: "main.goexitFatal", createdIn: 1},
 	{name: "go1.26/panic_dotted", kind: report.KindPanic, msg: "dotted: cannot open lid", inferred: false, goroutines: 1, crashed: 1, top: "main.panicDotted.(*Box).Open.func1", topFile: "dotted.go", topLine: 12},
 	{name: "go1.26/panic_generic", kind: report.KindPanic, msg: "runtime error: index out of range [-1]", inferred: false, goroutines: 1, crashed: 1, top: "main.(*Stack[...]).Pop", topFile: "main.go", topLine: 196},
 	{name: "go1.26/panic_elided", kind: report.KindPanic, msg: "deep", inferred: false, goroutines: 1, crashed: 1, top: "main.panicElided.func1", topFile: "main.go", topLine: 214},
@@ -179,14 +186,61 @@ func TestRealPanicChains(t *testing.T) {
 		"go1.23/panic_repanic":     {{Value: "boom", Recovered: true}, {Value: "boom"}},
 		"go1.26/panic_recover_new": {{Value: "first", Recovered: true}, {Value: "second (after first)"}},
 		"go1.26/panic_nested":      {{Value: "first"}, {Value: "panic in defer"}},
-		"go1.26/panic_multiline":   {{Value: "first line\nsecond line\n\nfourth line after a blank"}},
-		"go1.23/panic_multiline":   {{Value: "first line\nsecond line\n\nfourth line after a blank"}},
-		"go1.26/nil_deref":         {{Value: "runtime error: invalid memory address or nil pointer dereference"}},
+		"go1.25/panic_nested":      {{Value: "first"}, {Value: "panic in defer"}},
+		"go1.24/panic_nested":      {{Value: "first"}, {Value: "panic in defer"}},
+		"go1.23/panic_nested":      {{Value: "first"}, {Value: "panic in defer"}},
+		"go1.25/panic_recover_new": {{Value: "first", Recovered: true}, {Value: "second (after first)"}},
+		"go1.24/panic_recover_new": {{Value: "first", Recovered: true}, {Value: "second (after first)"}},
+		"go1.23/panic_recover_new": {{Value: "first", Recovered: true}, {Value: "second (after first)"}},
+		// Goexit is on the panic chain but never printed.
+		"go1.26/panic_goexit":       {{Value: "panic during Goexit"}},
+		"go1.23/panic_goexit":       {{Value: "panic during Goexit"}},
+		"go1.26/panic_goexit_chain": {{Value: "first"}, {Value: "after Goexit"}},
+		"go1.26/panic_chain": {
+			{Value: "first", Recovered: true}, {Value: "second (after first)"}, {Value: "third"},
+		},
+		"go1.26/panic_multiline": {{Value: "first line\nsecond line\n\nfourth line after a blank"}},
+		"go1.23/panic_multiline": {{Value: "first line\nsecond line\n\nfourth line after a blank"}},
+		"go1.26/nil_deref":       {{Value: "runtime error: invalid memory address or nil pointer dereference"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Parse(readTestdata(t, name+".crash.txt"))
 			require.NoError(t, err)
 			assert.Equal(t, want, r.Panics)
+		})
+	}
+}
+
+// TestFatalInterruptsPanicChain: a throw in a deferred call of a panic
+// (runtime/testdata/testprog's panicDeferFatal and panicDoublieDeferFatal)
+// prints the panic chain, then the throw on a tab-indented line. The process
+// died of the throw; the panics are the chain it interrupted. The crash
+// file has none of these lines (golang/go#76859): the message is inferred
+// from the frames there, as for any throw.
+func TestFatalInterruptsPanicChain(t *testing.T) {
+	const msg = "sync: unlock of unlocked mutex"
+	nilDeref := `runtime.errorString("invalid memory address or nil pointer dereference")`
+	for name, want := range map[string][]Panic{
+		"go1.26/panic_defer_fatal":   {{Value: nilDeref}},
+		"go1.26/panic_repanic_fatal": {{Value: nilDeref, Recovered: true, Repanicked: true}},
+		// The chain holds only a Goexit, which is not printed: the throw's
+		// line comes first, tab and all.
+		"go1.26/goexit_fatal": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := Parse(readTestdata(t, name+".stderr.txt"))
+			require.NoError(t, err)
+			assert.Equal(t, report.KindFatalError, r.Kind)
+			assert.Equal(t, msg, r.Message)
+			assert.False(t, r.MessageInferred)
+			assert.Equal(t, want, r.Panics)
+
+			c, err := Parse(readTestdata(t, name+".crash.txt"))
+			require.NoError(t, err)
+			assert.Equal(t, report.KindFatalError, c.Kind)
+			assert.Equal(t, msg, c.Message)
+			assert.True(t, c.MessageInferred)
+			assert.Empty(t, c.Panics)
 		})
 	}
 }
@@ -346,7 +400,14 @@ func TestCrashOutputMatchesStderr(t *testing.T) {
 			assert.Equal(t, stderr.UnexpectedFault, crash.UnexpectedFault, "unexpected fault")
 			assert.Equal(t, stderr.FaultAddress, crash.FaultAddress, "fault address")
 			assert.Equal(t, stderr.CgoExecution, crash.CgoExecution, "cgo")
-			assert.Equal(t, stderr.Panics, crash.Panics, "panics")
+			if stderr.Kind == report.KindFatalError && len(stderr.Panics) > 0 {
+				// runtime.fatal prints the panic chain it interrupts
+				// together with its own "fatal error:" line, before the
+				// process starts dying: on stderr only (golang/go#76859).
+				assert.Empty(t, crash.Panics, "panics")
+			} else {
+				assert.Equal(t, stderr.Panics, crash.Panics, "panics")
+			}
 			assert.Equal(t, stderr.CrashedGoroutine, crash.CrashedGoroutine, "crashed goroutine")
 			assert.Equal(t, goroutineIDs(stderr), goroutineIDs(crash), "goroutines")
 			assert.Equal(t, stderr.RuntimeStack, crash.RuntimeStack, "runtime stack")
