@@ -108,6 +108,7 @@ func fromCrashOutput(r *report.Report, res *traceback.Result) {
 	r.Message = res.Message
 	r.MessageInferred = res.MessageInferred
 	r.InferredFrom = res.InferredFrom
+	r.Panics = res.Panics
 	r.Signal = res.Signal
 	r.Goroutines = res.Goroutines
 	r.CrashedGoroutine = res.CrashedGoroutine
