@@ -33,8 +33,9 @@ var progs struct {
 // testprog builds testprogs/<name> once per test binary and returns its path.
 func testprog(t *testing.T, name string) string { return testprogCgo(t, name, true) }
 
-// testprogCgo builds testprogs/<name> with cgo on or off, once per test
-// binary (see tp.Build for why cgo matters).
+// testprogCgo builds testprogs/<name> (or, for a name with a slash, that
+// path in the module) with cgo on or off, once per test binary (see tp.Build
+// for why cgo matters).
 func testprogCgo(t *testing.T, name string, cgo bool) string {
 	t.Helper()
 	progs.mu.Lock()
@@ -50,7 +51,13 @@ func testprogCgo(t *testing.T, name string, cgo bool) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin, err := tp.Build(ctx, name, progs.dir, cgo)
+	var bin string
+	var err error
+	if strings.Contains(name, "/") { // a path in the module, e.g. examples/usage
+		bin, err = tp.BuildPackage(ctx, tp.Module+"/"+name, progs.dir, cgo)
+	} else {
+		bin, err = tp.Build(ctx, name, progs.dir, cgo)
+	}
 	require.NoError(t, err)
 	progs.bins[key] = bin
 	return bin
@@ -83,13 +90,21 @@ type childRun struct {
 // runChildIn is runChild that also returns the child's working directory.
 func runChildIn(t *testing.T, bin, dir string, env []string, args ...string) childRun {
 	t.Helper()
+	full := append(baseEnv(), "CRASHGUARD_DIR="+dir)
+	return runChildEnv(t, bin, append(full, env...), args...)
+}
+
+// runChildEnv runs bin with args in exactly env (nothing inherited), in a
+// fresh working directory, waits for it with a deadline and reports how it
+// ended.
+func runChildEnv(t *testing.T, bin string, env []string, args ...string) childRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cwd := t.TempDir()
 	cmd.Dir = cwd // a core file, if any, lands here and not in the repo
-	cmd.Env = append(baseEnv(), "CRASHGUARD_DIR="+dir)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = env
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -24,4 +24,12 @@ var (
 	// ErrNoDSN means Flush had reports to send but no DSN to send them to;
 	// they stay in the outbox.
 	ErrNoDSN = errors.New("crashguard: no Sentry DSN; reports kept on disk")
+	// ErrDirUnusable means a directory crashguard needs could not be used:
+	// it could not be created or written (read-only, full, not a directory)
+	// or it is unsafe (a symbolic link, another user's, writable by others).
+	// What still works is on the Guard: Dir is where crashes are captured
+	// (the fallback when the configured directory was refused), Layers is
+	// empty when nothing could be used, and an unusable outbox/ keeps
+	// capturing into runs/ until a later start can deliver.
+	ErrDirUnusable = errors.New("crashguard: directory unusable")
 )

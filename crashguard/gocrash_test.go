@@ -119,8 +119,7 @@ func (c goCrash) name() string {
 func newTestGuard(t *testing.T, dir, dsn string) *Guard {
 	t.Helper()
 	opts := Options{Dir: dir, Sentry: sentry.ClientOptions{Dsn: dsn}}
-	s, err := resolve(opts)
-	require.NoError(t, err)
+	s := resolve(opts)
 	require.NoError(t, s.dsnErr)
 	g, err := open(opts, s)
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package crashguard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -13,13 +14,20 @@ import (
 	"github.com/crashguard/crashguard-go/internal/runfile"
 )
 
-// Guard is the handle Install returns.
+// Guard is the handle Install returns. Every method is safe on a Guard
+// that could not be installed, and on a nil *Guard: such a Guard captures
+// nothing and its methods return the install error or nothing.
 type Guard struct {
-	s         settings
-	opts      Options
-	disabled  bool
-	run       *runfile.Run
-	outbox    outboxStore
+	s        settings
+	opts     Options
+	disabled bool
+	// err is what Install returned with this Guard.
+	err error
+	run *runfile.Run // nil when nothing is captured
+	// outbox and collector are nil while outbox/ cannot be used; outboxErr
+	// then says why.
+	outbox    *outboxStore
+	outboxErr error
 	collector *collector.Collector
 	layers    Layers
 	native    *native.Layers // nil when the native layer is not installed
@@ -27,6 +35,10 @@ type Guard struct {
 	// flushSem serializes Flush (the background one included): a Flush must
 	// not return while another is still sending a report it skipped.
 	flushSem chan struct{}
+	// cancelBackground stops Install's background delivery, so that a
+	// Flush takes over at once instead of queueing behind a Sentry that
+	// does not answer. Set before the background pass starts.
+	cancelBackground context.CancelFunc
 	// collectMu serializes collection passes, which are local and short: a
 	// pass that runs while another holds a dead run's claim would take the
 	// run for alive and miss its report. Pending waits on it, never on the
@@ -88,15 +100,27 @@ type Report struct {
 	LastError string
 }
 
-// Layers returns the capture layers active in this process.
-func (g *Guard) Layers() Layers { return g.layers }
+// Layers returns the capture layers active in this process; none when
+// Install failed.
+func (g *Guard) Layers() Layers {
+	if g == nil {
+		return Layers{}
+	}
+	return g.layers
+}
 
-// Dir returns the directory holding the run files and the outbox.
-func (g *Guard) Dir() string { return g.s.dir }
+// Dir returns the directory holding the run files and the outbox: the one
+// configured, or the fallback Install used instead (see Options.Dir).
+func (g *Guard) Dir() string {
+	if g == nil {
+		return ""
+	}
+	return g.s.dir
+}
 
-// RunID returns the id of this process's run.
+// RunID returns the id of this process's run, "" when nothing is captured.
 func (g *Guard) RunID() string {
-	if g.run == nil {
+	if g == nil || g.run == nil {
 		return ""
 	}
 	return g.run.ID
@@ -104,18 +128,40 @@ func (g *Guard) RunID() string {
 
 // Flush collects every dead run into the outbox and delivers everything
 // pending, retrying now even reports whose backoff has not passed (but not
-// while Sentry's rate limit lasts). It returns when all is done or ctx ends.
-// Reports that could not be delivered stay in the outbox and the error says
-// why: errors.Is(err, ErrNotDelivered), or ErrNoDSN when there is nowhere to
-// send them.
+// while Sentry's rate limit lasts). It returns when all is done or ctx ends;
+// a ctx without a deadline is bounded by Options.FlushTimeout
+// (DefaultFlushTimeout), so a deferred Flush never holds up exit for long.
+// Install's background delivery, if still running, is cancelled and Flush
+// takes over. Reports that could not be delivered stay in the outbox and
+// the error says why: errors.Is(err, ErrNotDelivered) (also when ctx ended
+// first: then errors.Is(err, ctx.Err()) too), or ErrNoDSN when there is
+// nowhere to send them. On a Guard that could not be installed it returns
+// the install error.
 func (g *Guard) Flush(ctx context.Context) error {
-	if g.disabled {
+	switch {
+	case g == nil:
 		return nil
+	case g.disabled:
+		return nil
+	case g.outbox == nil:
+		return errors.Join(g.err, g.outboxErr)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		timeout := g.opts.FlushTimeout
+		if timeout <= 0 {
+			timeout = DefaultFlushTimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if g.cancelBackground != nil {
+		g.cancelBackground()
 	}
 	select {
 	case g.flushSem <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return g.notDelivered(ctx.Err())
 	}
 	defer func() { <-g.flushSem }()
 
@@ -130,12 +176,25 @@ func (g *Guard) Flush(ctx context.Context) error {
 	return errors.Join(cerr, g.deliver(ctx, false))
 }
 
+// notDelivered is Flush's error when it could not even start: ErrNotDelivered
+// with why, unless the outbox is known to be empty.
+func (g *Guard) notDelivered(why error) error {
+	if n, err := g.outbox.count(); err == nil && n == 0 {
+		return why
+	}
+	return fmt.Errorf("%w: %w", ErrNotDelivered, why)
+}
+
 // Pending lists the reports on disk not yet delivered, oldest first. It
 // collects any dead run first (local work, no network), so a crash of an
 // earlier process is listed even before the background delivery got to it.
+// On a Guard without a usable outbox it returns the reason.
 func (g *Guard) Pending() ([]Report, error) {
-	if g.disabled {
+	switch {
+	case g == nil, g.disabled:
 		return nil, nil
+	case g.outbox == nil:
+		return nil, errors.Join(g.err, g.outboxErr)
 	}
 	cerr := g.collect()
 	reps, err := g.outbox.pending()

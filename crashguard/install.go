@@ -2,6 +2,7 @@ package crashguard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,61 +30,77 @@ var (
 // Install starts capturing crashes of this process and delivers, in the
 // background, the reports of earlier processes that died.
 //
-// Call it once, at the top of main. A second call returns the first Guard.
-// Install never blocks on the network. It returns a usable Guard together with
-// an error when only part of it could be set up: an invalid DSN
-// (ErrInvalidDSN) still captures crashes locally; a native layer that cannot
-// be installed leaves the Go crash output capture in place. With
-// CRASHGUARD_DISABLE=1 it does nothing and returns a Guard whose methods do
-// nothing, with ErrDisabled.
+// Call it once, at the top of main. A second call returns the first Guard
+// and error. Install never blocks on the network and never returns a nil
+// Guard: every method of the Guard is safe to call whatever the error.
+//
+// The error says what could not be set up, and the Guard what still works:
+//   - ErrInvalidDSN: crashes are captured and kept on disk, not sent.
+//   - ErrDirUnusable: the directory could not be used; crashes are captured
+//     in a fallback directory (Guard.Dir), or, when no directory at all could
+//     be used, not captured (Guard.Layers is empty) and the Guard is inert.
+//     An unusable outbox/ keeps capture into runs/ and delays delivery.
+//   - a native layer that cannot be installed is logged, not returned: the
+//     Go crash output capture stays in place.
+//
+// With CRASHGUARD_DISABLE=1 it does nothing and returns an inert Guard with
+// ErrDisabled.
 func Install(opts Options) (*Guard, error) {
 	installMu.Lock()
 	defer installMu.Unlock()
 	if installed != nil {
-		return installed, nil
+		return installed, installed.err
 	}
-	s, err := resolve(opts)
+	s := resolve(opts)
 	if os.Getenv("CRASHGUARD_DISABLE") == "1" {
 		s.logger.Info("crashguard: disabled by CRASHGUARD_DISABLE=1; no crash capture")
-		return &Guard{disabled: true, s: s}, ErrDisabled
+		return &Guard{disabled: true, s: s, err: ErrDisabled}, ErrDisabled
 	}
-	if err != nil {
-		return nil, err
-	}
-	g, err := install(opts, s)
-	if err != nil {
-		return nil, err
-	}
+	g := install(opts, s)
 	installed = g
-	g.startBackground()
-	return g, s.dsnErr
+	if g.run != nil {
+		g.startBackground()
+	}
+	return g, g.err
+}
+
+// newGuard is a Guard over s with nothing open yet: on its own, inert.
+func newGuard(opts Options, s settings) *Guard {
+	return &Guard{s: s, opts: opts, flushSem: make(chan struct{}, 1)}
 }
 
 // open prepares the Guard's outbox and collector over s.dir without
 // capturing anything: what a process needs to collect and deliver.
 func open(opts Options, s settings) (*Guard, error) {
-	g := &Guard{s: s, opts: opts, flushSem: make(chan struct{}, 1)}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("crashguard: create dir: %w", err)
-	}
-	ob, err := openOutbox(filepath.Join(s.dir, "outbox"), s.logger)
-	if err != nil {
+	g := newGuard(opts, s)
+	if err := ensureDir(s.dir); err != nil {
 		return nil, err
 	}
-	g.outbox = ob
-	g.collector = &collector.Collector{Runs: filepath.Join(s.dir, "runs"), Outbox: ob, Logger: s.logger}
+	if err := g.openOutbox(); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
-// install opens the Guard and starts capturing this process's crashes.
-func install(opts Options, s settings) (*Guard, error) {
-	g, err := open(opts, s)
+// openOutbox opens outbox/ and the collector that fills it. On failure the
+// Guard still captures; collection waits for a start that has an outbox,
+// so no dead run is lost meanwhile.
+func (g *Guard) openOutbox() error {
+	ob, err := openOutbox(filepath.Join(g.s.dir, "outbox"), g.s.logger)
 	if err != nil {
-		return nil, err
+		g.outboxErr = fmt.Errorf("%w: outbox in %s: %w; crashes are still captured and delivered once it is usable", ErrDirUnusable, g.s.dir, err)
+		return g.outboxErr
 	}
-	if opts.Traceback != "" {
-		debug.SetTraceback(opts.Traceback)
-	}
+	g.outbox = ob
+	g.collector = &collector.Collector{Runs: filepath.Join(g.s.dir, "runs"), Outbox: ob, Logger: g.s.logger}
+	return nil
+}
+
+// install starts capturing this process's crashes in the first usable
+// directory and opens the outbox there. It always returns a Guard; the
+// Guard's err says what is missing.
+func install(opts Options, s settings) *Guard {
+	g := newGuard(opts, s)
 	meta := &runfile.Meta{
 		EventID: collector.NewEventID(),
 		Process: processInfo(s, opts),
@@ -91,23 +108,57 @@ func install(opts Options, s settings) (*Guard, error) {
 		// lets the collector name a fatal error exactly.
 		FatalStrings: traceback.FatalStrings(),
 	}
-	run, err := runfile.Start(g.collector.Runs, meta)
-	if err != nil {
-		return nil, err
+	run, dirErr := g.startRun(meta)
+	if run == nil {
+		g.err = errors.Join(s.dsnErr, dirErr)
+		s.logger.Warn("crashguard: not installed: no usable directory; no crash capture", "err", dirErr)
+		return g
 	}
 	g.run = run
+	if opts.Traceback != "" {
+		debug.SetTraceback(opts.Traceback)
+	}
 	if err := debug.SetCrashOutput(run.CrashFile, debug.CrashOptions{}); err != nil {
 		_ = run.Abandon()
-		return nil, fmt.Errorf("crashguard: set crash output: %w", err)
+		g.run = nil
+		g.err = errors.Join(s.dsnErr, fmt.Errorf("crashguard: set crash output: %w", err))
+		return g
 	}
 	g.layers.CrashOutput = true
+	obErr := g.openOutbox()
 	g.installNative()
 	if err := g.applySuppression(opts.SuppressOSCrashReports); err != nil {
 		s.logger.Warn("crashguard: OS crash report suppression not applied", "err", err)
 	}
-	s.logger.Info("crashguard: installed", "dir", s.dir, "run", run.ID, "layers", g.layers.String(),
-		"traceback", s.traceback, "delivery", s.dsn != "")
-	return g, nil
+	g.err = errors.Join(s.dsnErr, dirErr, obErr)
+	s.logger.Info("crashguard: installed", "dir", g.s.dir, "run", run.ID, "layers", g.layers.String(),
+		"traceback", s.traceback, "delivery", s.dsn != "" && obErr == nil)
+	return g
+}
+
+// startRun starts this process's run in the first directory that can hold
+// it and makes that the Guard's directory. The error names every directory
+// refused and why (ErrDirUnusable); with a run it is the warning that a
+// fallback is in use.
+func (g *Guard) startRun(meta *runfile.Meta) (*runfile.Run, error) {
+	var refused []error
+	for _, dir := range g.s.dirs {
+		err := ensureDir(dir)
+		if err == nil {
+			var run *runfile.Run
+			if run, err = runfile.Start(filepath.Join(dir, "runs"), meta); err == nil {
+				g.s.dir = dir
+				if len(refused) == 0 {
+					return run, nil
+				}
+				err := fmt.Errorf("%w: %w; capturing in %s instead", ErrDirUnusable, errors.Join(refused...), dir)
+				g.s.logger.Warn("crashguard: using the fallback directory", "err", err)
+				return run, err
+			}
+		}
+		refused = append(refused, fmt.Errorf("%s: %w", dir, err))
+	}
+	return nil, fmt.Errorf("%w: %w", ErrDirUnusable, errors.Join(refused...))
 }
 
 func processInfo(s settings, opts Options) report.Process {
@@ -177,20 +228,28 @@ func buildInfo() *report.BuildInfo {
 // program that deadlocks right after Install would hang for the length of
 // the timeout instead of crashing.
 func (g *Guard) startBackground() {
+	if g.collector == nil {
+		return // no outbox: the dead runs wait for a start that has one
+	}
 	// Taken here, before the goroutine runs, so that a Flush called right
 	// after Install waits for this pass instead of finding the runs it
 	// claimed "alive", returning, and letting the process exit mid-delivery.
+	// The cancel is set here too: a Flush cancels the network part of this
+	// pass and takes over, so it never waits behind a hanging Sentry.
 	g.flushSem <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancelBackground = cancel
 	go func() {
 		defer func() { <-g.flushSem }()
+		defer cancel()
 		if err := g.collect(); err != nil {
 			g.s.logger.Warn("crashguard: collecting earlier runs", "err", err)
 		}
-		if n, err := g.outbox.count(); err != nil || n == 0 || g.s.dsn == "" {
+		if n, err := g.outbox.count(); err != nil || n == 0 || g.s.dsn == "" || ctx.Err() != nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), backgroundFlushTimeout)
-		defer cancel()
+		ctx, stop := context.WithTimeout(ctx, backgroundFlushTimeout)
+		defer stop()
 		if err := g.deliver(ctx, true); err != nil {
 			g.s.logger.Warn("crashguard: background delivery incomplete", "err", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/getsentry/sentry-go"
 )
@@ -20,7 +21,13 @@ type Options struct {
 	// SENTRY_ENVIRONMENT). An empty Dsn keeps reports on disk only.
 	Sentry sentry.ClientOptions
 	// Dir holds the run files and the outbox. Empty means CRASHGUARD_DIR,
-	// else os.UserCacheDir()/crashguard/<executable name>.
+	// else os.UserCacheDir()/crashguard/<executable name>. It must be owned
+	// by this user and not writable by others, and so must runs/ and
+	// outbox/ inside it; crashguard creates them 0700 and follows no
+	// symbolic link there. When it cannot be used (no cache dir, as under
+	// systemd or env -i; read-only; full; unsafe), Install captures into
+	// os.TempDir()/crashguard-<uid>/<executable name> instead, checked the
+	// same way, and says so with ErrDirUnusable.
 	Dir string
 	// Logger receives crashguard's own diagnostics. Nil means silent.
 	Logger *slog.Logger
@@ -45,13 +52,27 @@ type Options struct {
 	// HTTPClient sends envelopes. Nil means one using http.DefaultTransport;
 	// each post is bounded by 30s unless Flush's context sets a deadline.
 	HTTPClient *http.Client
+	// FlushTimeout bounds a Flush whose context has no deadline, so that a
+	// deferred Flush cannot hold up the exit of a program whose Sentry
+	// accepts connections and never answers. 0 means DefaultFlushTimeout;
+	// a context deadline always wins. What is not delivered in time stays
+	// in the outbox for the next Flush or start.
+	FlushTimeout time.Duration
 }
+
+// DefaultFlushTimeout is the bound of a Flush whose context has no deadline:
+// the 2 s that sentry-native waits at shutdown (shutdown_timeout) and that
+// sentry-go's documentation passes to sentry.Flush.
+const DefaultFlushTimeout = 2 * time.Second
 
 // settings are Options resolved against the environment.
 type settings struct {
-	dsn         string
-	dsnErr      error
+	dsn    string
+	dsnErr error
+	// dir is where this Guard works; dirs are the places to try, in order:
+	// the configured one, then the fallback under os.TempDir.
 	dir         string
+	dirs        []string
 	release     string
 	environment string
 	serverName  string
@@ -60,7 +81,7 @@ type settings struct {
 	logger      *slog.Logger
 }
 
-func resolve(o Options) (settings, error) {
+func resolve(o Options) settings {
 	s := settings{logger: o.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -88,31 +109,47 @@ func resolve(o Options) (settings, error) {
 	if s.serverName == "" {
 		s.serverName = s.hostname
 	}
-	dir, err := resolveDir(o.Dir)
-	if err != nil {
-		return s, err
-	}
-	s.dir = dir
+	s.dirs = candidateDirs(o.Dir)
+	s.dir = s.dirs[0]
 	s.traceback = effectiveTraceback(os.Getenv("GOTRACEBACK"), o.Traceback)
-	return s, nil
+	return s
 }
 
-func resolveDir(dir string) (string, error) {
+// candidateDirs lists where crashguard may keep its files, best first: the
+// configured directory (Dir, CRASHGUARD_DIR or the user cache dir), then a
+// per-user fallback under os.TempDir, so that a program with no $HOME (a
+// systemd unit, env -i, a container) or a read-only or full configured
+// directory still captures its crashes. Duplicates are left out.
+func candidateDirs(dir string) []string {
+	exe, err := os.Executable()
+	if err != nil || exe == "" {
+		exe = os.Args[0]
+	}
+	name := filepath.Base(exe)
 	if dir == "" {
 		dir = os.Getenv("CRASHGUARD_DIR")
 	}
 	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("crashguard: no Dir given and no user cache dir: %w", err)
+		if cache, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(cache, "crashguard", name)
 		}
-		exe, err := os.Executable()
-		if err != nil {
-			exe = os.Args[0]
-		}
-		dir = filepath.Join(cache, "crashguard", filepath.Base(exe))
 	}
-	return filepath.Abs(dir)
+	// The uid keeps users apart in a shared /tmp; the directory is checked
+	// like any other (owned by us, 0700), so another user cannot plant it.
+	fallback := filepath.Join(os.TempDir(), fmt.Sprintf("crashguard-%d", os.Geteuid()), name)
+	var dirs []string
+	for _, d := range []string{dir, fallback} {
+		if d == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
+		if len(dirs) == 0 || dirs[0] != d {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // releaseEnvs are the variables sentry-go's defaultRelease reads, in its order

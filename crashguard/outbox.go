@@ -10,9 +10,12 @@ import (
 // outboxStore is the outbox as the Guard uses it.
 type outboxStore struct{ *outbox.Outbox }
 
-func openOutbox(dir string, logger *slog.Logger) (outboxStore, error) {
+func openOutbox(dir string, logger *slog.Logger) (*outboxStore, error) {
 	ob, err := outbox.Open(dir, outbox.Options{Logger: logger})
-	return outboxStore{ob}, err
+	if err != nil {
+		return nil, err
+	}
+	return &outboxStore{ob}, nil
 }
 
 func (o outboxStore) count() (int, error) {

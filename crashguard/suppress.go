@@ -30,8 +30,13 @@ type suppressionState struct {
 //
 // macOS: see DarwinSuppression.
 func (g *Guard) SuppressOSCrashReports(on bool) error {
-	if g.disabled {
+	switch {
+	case g == nil:
 		return ErrDisabled
+	case g.disabled:
+		return ErrDisabled
+	case g.run == nil:
+		return g.err
 	}
 	g.suppress.mu.Lock()
 	defer g.suppress.mu.Unlock()

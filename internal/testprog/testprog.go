@@ -12,25 +12,37 @@ import (
 	"strings"
 )
 
-// modulePath is where the test programs live, by import path, so a caller in
-// any package builds them without knowing its own depth in the tree.
-const modulePath = "github.com/crashguard/crashguard-go/testprogs/"
+// Module is the module's import path; modulePath is where the test programs
+// live, so a caller in any package builds them without knowing its own depth
+// in the tree.
+const (
+	Module     = "github.com/crashguard/crashguard-go"
+	modulePath = Module + "/testprogs/"
+)
 
 // Build builds testprogs/<name> into dir with cgo on or off and returns the
 // binary's path. Cgo matters for more than the native layer: Go's deadlock
 // detector never fires in a binary linked with cgo, and net (which sentry-go
 // imports) links cgo by default.
 func Build(ctx context.Context, name, dir string, cgo bool) (string, error) {
+	return BuildPackage(ctx, modulePath+name, dir, cgo)
+}
+
+// BuildPackage builds the main package pkg (an import path in this module,
+// such as an example) into dir, named after its last element, with cgo on
+// or off, and returns the binary's path.
+func BuildPackage(ctx context.Context, pkg, dir string, cgo bool) (string, error) {
+	name := filepath.Base(pkg)
 	bin := filepath.Join(dir, name)
 	env := "CGO_ENABLED=0"
 	if cgo {
 		bin += "-cgo"
 		env = "CGO_ENABLED=1"
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, modulePath+name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), env)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build testprogs/%s (%s): %v\n%s", name, env, err, out)
+		return "", fmt.Errorf("build %s (%s): %v\n%s", pkg, env, err, out)
 	}
 	return bin, nil
 }
