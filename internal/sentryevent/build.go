@@ -108,7 +108,7 @@ func newEvent(r *report.Report, opts Options) (*sentry.Event, *extras, error) {
 	ev.Contexts = contexts(r)
 
 	exc, mx := newException(r)
-	ev.Exception = []sentry.Exception{exc}
+	ev.Exception = chainExceptions(r, exc)
 	ev.Threads = threads(r)
 	if images := debugImages(r); len(images) > 0 {
 		ev.DebugMeta = &sentry.DebugMeta{Images: images}

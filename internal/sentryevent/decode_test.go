@@ -45,11 +45,15 @@ type tException struct {
 }
 
 type tMechanism struct {
-	Type      string         `json:"type"`
-	Handled   *bool          `json:"handled"`
-	Synthetic *bool          `json:"synthetic"`
-	Data      map[string]any `json:"data"`
-	Meta      *struct {
+	Type             string         `json:"type"`
+	Handled          *bool          `json:"handled"`
+	Synthetic        *bool          `json:"synthetic"`
+	Data             map[string]any `json:"data"`
+	ExceptionID      *int           `json:"exception_id"`
+	ParentID         *int           `json:"parent_id"`
+	IsExceptionGroup *bool          `json:"is_exception_group"`
+	Source           string         `json:"source"`
+	Meta             *struct {
 		Signal        *tSignal `json:"signal"`
 		MachException *tMach   `json:"mach_exception"`
 	} `json:"meta"`

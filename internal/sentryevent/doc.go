@@ -15,4 +15,5 @@
 //	go.fault       a hardware fault known only from Go's crash output (no native record)
 //	signalhandler  a fault recorded by crashguard's native signal handler (as sentry-native)
 //	mach           a fault recorded by crashguard's Mach exception handler (as sentry-cocoa)
+//	go.panic_chain the root that holds a chain of panics together (chain.go)
 package sentryevent
