@@ -35,11 +35,13 @@ type crashOutput struct {
 func findCrashOutput(c *runfile.Content, h traceback.Hints) (out *crashOutput, why string) {
 	starts := [][]byte{c.Output}
 	if c.Meta == nil {
+		// Earliest start first, so that nothing of the crash output is
+		// dropped with the damaged line.
 		line, rest, _ := bytes.Cut(c.Output, []byte("\n"))
-		starts = append(starts, rest)
 		if i := bytes.LastIndexByte(line, 0); i >= 0 {
 			starts = append(starts, c.Output[i+1:])
 		}
+		starts = append(starts, rest)
 	}
 	why = "no line that opens a Go crash output"
 	for _, b := range starts {
