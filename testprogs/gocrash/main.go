@@ -7,7 +7,7 @@
 //	CRASHGUARD_DIR=/tmp/cg go run ./testprogs/gocrash nil-deref
 //
 // Modes that crash: panic-main, panic-goroutine, nil-deref, fault-addr,
-// concurrent-map, deadlock, stack-overflow, oom. GOTRACEBACK=crash is a
+// concurrent-map, deadlock, stack-overflow, oom, nested-panic. GOTRACEBACK=crash is a
 // variant of any of them set in the environment. Modes that end without a
 // crash: recovered, exit3, return, sigkill; and flush, which delivers what
 // earlier runs left.
@@ -34,6 +34,7 @@ var modes = map[string]func(){
 	"deadlock":        deadlock,
 	"stack-overflow":  stackOverflow,
 	"oom":             outOfMemory,
+	"nested-panic":    nestedPanic,
 	"recovered":       recovered,
 	"exit3":           func() { os.Exit(3) },
 	"return":          func() {},
