@@ -121,6 +121,7 @@ func newTestGuard(t *testing.T, dir, dsn string) *Guard {
 	opts := Options{Dir: dir, Sentry: sentry.ClientOptions{Dsn: dsn}}
 	s := resolve(opts)
 	require.NoError(t, s.dsnErr)
+	s.dirs = []string{dir} // hermetic: no fallback under the real temp dir
 	g, err := open(opts, s)
 	require.NoError(t, err)
 	return g

@@ -201,12 +201,13 @@ func (g *Guard) Pending() ([]Report, error) {
 	return reps, errors.Join(cerr, err)
 }
 
-// collect turns every dead run into a report in the outbox.
+// collect turns every dead run into a report in the outbox, those left in
+// the other candidate directories included.
 func (g *Guard) collect() error {
 	g.collectMu.Lock()
 	defer g.collectMu.Unlock()
 	_, err := g.collector.CollectAll()
-	return err
+	return errors.Join(err, g.adoptOthers())
 }
 
 func summarize(r *report.Report) Report {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,14 +124,14 @@ func TestUsageExampleRunsUnderHostileDirectories(t *testing.T) {
 			d := filepath.Join(tmp, "ww")
 			require.NoError(t, os.Mkdir(d, 0o700))
 			require.NoError(t, os.Chmod(d, 0o777))
-			return d, "writable by everyone without the sticky bit"
+			return d, "is writable by group or others"
 		}},
 		{name: "other-users-dir", setup: func(t *testing.T, tmp string) (string, string) {
 			uid := nobodyUID(t)
 			d := filepath.Join(tmp, "theirs")
 			require.NoError(t, os.Mkdir(d, 0o755))
 			require.NoError(t, os.Chown(d, uid, uid))
-			return d, fmt.Sprintf("owned by uid %d", uid)
+			return d, fmt.Sprintf("is owned by another user (uid %d", uid)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -367,4 +368,107 @@ func nobodyUID(t *testing.T) int {
 	uid, err := strconv.Atoi(u.Uid)
 	require.NoError(t, err)
 	return uid
+}
+
+func TestSymlinkedDirIsFollowedButSymlinkedRunsIsRefused(t *testing.T) {
+	bin := usageBin(t)
+	tmp := t.TempDir()
+
+	// Dir itself is the user's choice: a link to a directory of theirs is
+	// followed, and its target is what is checked and used.
+	target := filepath.Join(tmp, "target")
+	require.NoError(t, os.Mkdir(target, 0o700))
+	link := filepath.Join(tmp, "link")
+	require.NoError(t, os.Symlink(target, link))
+	res := sameAsDisabled(t, bin, minimalEnv(tmp, "CRASHGUARD_DIR="+link))
+	assert.Empty(t, res.stderr)
+	assert.DirExists(t, filepath.Join(target, "runs"))
+	assert.NoDirExists(t, fallbackDir(tmp, bin))
+
+	// runs/ as a link could point anywhere (crashguard removes files
+	// there): refused, capture goes to the fallback, the link's target is
+	// left alone.
+	dir := filepath.Join(tmp, "dir")
+	other := filepath.Join(tmp, "other")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	require.NoError(t, os.Mkdir(other, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(other, "x.run"), []byte("theirs"), 0o600))
+	require.NoError(t, os.Symlink(other, filepath.Join(dir, "runs")))
+	res = sameAsDisabled(t, bin, minimalEnv(tmp, "CRASHGUARD_DIR="+dir))
+	assert.Contains(t, res.stderr, "crashguard: directory unusable: "+dir+": ")
+	assert.Contains(t, res.stderr, "is a symbolic link")
+	assert.Contains(t, res.stderr, "capturing in "+fallbackDir(tmp, bin)+" instead")
+	got, err := os.ReadFile(filepath.Join(other, "x.run"))
+	require.NoError(t, err)
+	assert.Equal(t, "theirs", string(got))
+}
+
+func TestFullDiskLosesNoReport(t *testing.T) {
+	bin := testprogCgo(t, "gocrash", false)
+	recv := sentrytest.New()
+	t.Cleanup(recv.Close)
+	tmp := t.TempDir()
+	disk := filepath.Join(tmp, "disk")
+	require.NoError(t, os.Mkdir(disk, 0o700))
+	mount(t, disk, "size=1m,mode=0700")
+	dir := filepath.Join(disk, "cg")
+	env := minimalEnv(tmp, "CRASHGUARD_DIR="+dir)
+	withDSN := append(append([]string{}, env...), "SENTRY_DSN="+recv.DSN())
+
+	// 1. A crash while there is room.
+	res := runChildEnv(t, bin, env, "panic-main").result
+	require.Equal(t, 2, res.exit, res.stderr)
+	// 2. The disk fills up.
+	fill(t, filepath.Join(disk, "filler"))
+	// 3. A crash with the disk full is captured in the fallback, and the
+	// program behaves as without crashguard.
+	res = sameAsDisabled(t, bin, env, "panic-main")
+	require.Equal(t, 2, res.exit, res.stderr)
+	assert.Contains(t, res.stderr, "no space left on device")
+	assert.Contains(t, res.stderr, "capturing in "+fallbackDir(tmp, bin)+" instead")
+	// 4. The next start, disk still full and no DSN: it works from the
+	// fallback and takes both crashes into the fallback's outbox (collecting
+	// the first one frees its run files on the full disk).
+	res = runChildEnv(t, bin, env, "flush").result
+	require.Equal(t, 0, res.exit, res.stderr)
+	assert.Contains(t, res.stdout, "gocrash: flush: crashguard: no Sentry DSN")
+	ids, err := runfile.List(filepath.Join(dir, "runs"))
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+	fb := newTestGuard(t, fallbackDir(tmp, bin), "")
+	pending, err := fb.Pending()
+	require.NoError(t, err)
+	assert.Len(t, pending, 2, "both crashes are kept")
+	// 5. Space returns: the next start delivers both crashes, once each.
+	require.NoError(t, os.Remove(filepath.Join(disk, "filler")))
+	res = runChildEnv(t, bin, withDSN, "flush").result
+	require.Equal(t, 0, res.exit, res.stderr)
+	assert.Contains(t, res.stdout, "gocrash: flush: <nil>")
+	evs := recv.Events()
+	ids = nil
+	for _, e := range evs {
+		ids = append(ids, e.Event["event_id"].(string))
+	}
+	assert.Len(t, evs, 2, "events %v", ids)
+	assert.NotEqual(t, ids[0], ids[len(ids)-1])
+	for _, d := range []string{dir, fallbackDir(tmp, bin)} {
+		pending, err := newTestGuard(t, d, "").Pending()
+		require.NoError(t, err)
+		assert.Empty(t, pending, d)
+	}
+}
+
+// fill writes to path until the filesystem is full.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			return
+		}
+	}
 }
