@@ -15,6 +15,9 @@
 //     goroutine stack exceeds 4194304-byte limit", "runtime: sp=...",
 //     "runtime: out of memory: cannot allocate ...");
 //   - "unexpected fault address 0x...";
+//   - for a throw in a deferred call of a panic (runtime.fatal: unlock of
+//     an unlocked mutex, ...), the panic chain it interrupted, which it
+//     prints together with its own tab-indented "fatal error:" line;
 //   - with GOTRACEBACK=crash, the stacks of the other threads that the
 //     runtime prints after "-----" while relaying SIGQUIT.
 //

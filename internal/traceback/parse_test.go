@@ -85,6 +85,13 @@ func TestParsePanicChains(t *testing.T) {
 			msg:    "boom",
 			panics: []Panic{{Value: "boom", Recovered: true, Repanicked: true}},
 		},
+		// printpanics (Go 1.25+) prints a repanicked value once and goes on
+		// with the next panic that has another value.
+		"repanicked then another (Go 1.25+)": {
+			in:     crash("panic: boom [recovered, repanicked]", "\tpanic: cleanup", "", "goroutine 1 [running]:", "main.main()", "\t/m.go:1 +0x1"),
+			msg:    "cleanup",
+			panics: []Panic{{Value: "boom", Recovered: true, Repanicked: true}, {Value: "cleanup"}},
+		},
 		"multi-line values in a chain": {
 			in: crash("panic: a", "\tb [recovered]", "\tpanic: c", "\t", "\td", "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x1]",
 				"", "goroutine 1 [running]:", "main.main()", "\t/m.go:1 +0x1"),
@@ -115,6 +122,22 @@ func TestParsePanicChains(t *testing.T) {
 			assert.Equal(t, tc.panics, r.Panics)
 		})
 	}
+}
+
+// TestParseFatalEndsPanicChain: the lines runtime.fatal prints when it
+// throws in a deferred call of a panic, built the way Go 1.26's
+// printPreFatalDeferPanic and printindented print them (a chain of two
+// panics, a two-line throw text). Real outputs: realdata_test.go,
+// TestFatalInterruptsPanicChain.
+func TestParseFatalEndsPanicChain(t *testing.T) {
+	r, err := Parse(crash("panic: a [recovered]", "\tpanic: b", "\tfatal error: x", "\ty",
+		"", "goroutine 1 [running]:", "main.main()", "\t/m.go:1 +0x1"))
+	require.NoError(t, err)
+	assert.Equal(t, report.KindFatalError, r.Kind)
+	assert.Equal(t, "x\ny", r.Message)
+	assert.False(t, r.MessageInferred)
+	assert.Equal(t, []Panic{{Value: "a", Recovered: true}, {Value: "b"}}, r.Panics)
+	assert.Equal(t, int64(1), r.CrashedGoroutine)
 }
 
 func TestParseCRLF(t *testing.T) {
