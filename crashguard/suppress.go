@@ -35,8 +35,8 @@ func (g *Guard) SuppressOSCrashReports(on bool) error {
 		return ErrDisabled
 	case g.disabled:
 		return ErrDisabled
-	case g.run == nil:
-		return g.err
+	case g.run == nil && g.err != nil:
+		return g.err // Install failed: nothing to suppress for
 	}
 	g.suppress.mu.Lock()
 	defer g.suppress.mu.Unlock()

@@ -106,6 +106,28 @@ int cgc_pthread_fault(void) {
     return 0;
 }
 
+/* Unbounded recursion on a thread Go did not create: the guard page is hit
+ * with no alternate signal stack to run a handler on. The volatile buffer
+ * and the use after the call keep the compiler from turning it into a loop. */
+static int overflow(int n) {
+    volatile char pad[256];
+    pad[n & 255] = (char)n;
+    return overflow(n + 1) + pad[(n + 1) & 255];
+}
+
+static void *overflow_thread(void *arg) {
+    (void)arg;
+    return (void *)(uintptr_t)overflow(0);
+}
+
+int cgc_pthread_overflow(void) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, overflow_thread, NULL) != 0)
+        return -1;
+    pthread_join(t, NULL);
+    return 0;
+}
+
 int cgc_pthread_abort(void) {
     pthread_t t;
     if (pthread_create(&t, NULL, abort_thread, NULL) != 0)

@@ -48,6 +48,7 @@ func cAbort()             { C.cgc_abort() }
 func cFPE()               { C.cgc_fpe() }
 func cTrap()              { C.cgc_trap() }
 func cPthreadFault()      { C.cgc_pthread_fault() }
+func cPthreadOverflow()   { C.cgc_pthread_overflow() }
 func cPthreadAbort()      { C.cgc_pthread_abort() }
 func cThreadsFault(n int) { C.cgc_threads_fault(C.int(n)) }
 

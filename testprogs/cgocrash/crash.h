@@ -22,6 +22,7 @@ void cgc_fpe(void);
 void cgc_trap(void);
 int cgc_bus(const char *path); /* returns -1 if it could not set up */
 int cgc_pthread_fault(void);
+int cgc_pthread_overflow(void);
 int cgc_pthread_abort(void);
 int cgc_threads_fault(int n);
 /* fork(); the child faults in C; returns the child's wait status. */

@@ -37,6 +37,8 @@ var modes = map[string]mode{
 	"c-trap-gothread":  {true, "__builtin_trap in C (SIGILL on amd64, SIGTRAP on arm64)", func(*config) error { cTrap(); return nil }},
 	"c-bus-gothread":   {true, "touch a MAP_SHARED page past the end of a file in C (SIGBUS)", busMode},
 	"c-null-pthread":   {true, "NULL write on a pthread created in C", func(*config) error { cPthreadFault(); return nil }},
+	"c-overflow-pthread": {true, "unbounded recursion in C on a pthread created in C (no report: README known limits)",
+		func(*config) error { cPthreadOverflow(); return nil }},
 	"c-abort-pthread":  {true, "abort() on a pthread created in C", func(*config) error { cPthreadAbort(); return nil }},
 	"c-32threads":      {true, "32 C pthreads fault at the same moment", func(*config) error { cThreadsFault(32); return nil }},
 	"go-nil-panic":     {true, "unrecovered nil dereference in Go", goNilPanic},
