@@ -6,8 +6,16 @@
 // A dead run becomes exactly one report when it holds evidence of a crash
 // (Go crash output, or a native fault record the handler knew was fatal), and
 // none otherwise: a normal return, os.Exit, SIGKILL or a recovered panic leave
-// an empty crash file and no fatal record. Either way its files are removed
-// once the report, if any, is safely in the outbox.
+// a run file with its metadata line and nothing after it, and no fatal record.
+//
+// Evidence must be recognisable: Go crash output is text that opens as the
+// runtime's does and holds goroutine or runtime-stack sections (see
+// findCrashOutput). A run file holding anything else (the NUL bytes a power
+// loss leaves in a file that was never fsynced, random bytes, metadata cut
+// short) is damaged: its bytes go to the outbox's quarantine/ with the
+// reason, capped at 1 MiB, and never become a report, so a crash is never
+// invented. The run's files are removed only once the report, if any, is in
+// the outbox and the damaged bytes, if any, are in quarantine.
 package collector
 
 import (

@@ -19,6 +19,13 @@
 // last descriptor of the open file description closes, which happens however
 // the process ends (return, os.Exit, panic, SIGKILL). Unlike a pid file this
 // cannot be fooled by pid reuse.
+//
+// The runs directory is trusted only when it is crashguard's own
+// (safedir.Ensure, safedir.Check): a symbolic link, another user's directory
+// or one that group or others can write to is refused, with nothing in it
+// read or removed. Inside it, only names of the exact form a run's files
+// have (ValidID plus one of the suffixes above) are ever read or removed,
+// and links are never followed; whatever else is there is left alone.
 package runfile
 
 import (
