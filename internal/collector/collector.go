@@ -34,6 +34,10 @@ import (
 // outbox's 16 MiB limit in all but extreme cases, which shrink handles.
 const DefaultMaxCrashOutput = 8 << 20
 
+// ErrNoOutbox is returned by CollectAll when the Collector has no Outbox:
+// runs are then left as they are, since nothing could keep their reports.
+var ErrNoOutbox = errors.New("collector: no outbox to keep reports in")
+
 // Outbox is where reports go. *outbox.Outbox implements it; Put must be
 // durable when it returns and idempotent for the same event id.
 // QuarantineData keeps a damaged run file's bytes with the reason, where
@@ -46,7 +50,9 @@ type Outbox interface {
 // Collector collects dead runs.
 type Collector struct {
 	// Runs is the directory that holds the run directories.
-	Runs   string
+	Runs string
+	// Outbox keeps reports and damaged runs. Leave it nil (an untyped nil,
+	// not a nil pointer in an interface) when the outbox cannot be used.
 	Outbox Outbox
 	// Logger gets one line per run collected or skipped. Required.
 	Logger *slog.Logger
@@ -67,6 +73,11 @@ type Result struct {
 // the others.
 func (c *Collector) CollectAll() (Result, error) {
 	var res Result
+	if c.Outbox == nil {
+		// Nowhere to keep a report or a damaged run: leave every run in
+		// place for a pass that has one.
+		return res, ErrNoOutbox
+	}
 	ids, err := runfile.List(c.Runs)
 	if err != nil {
 		return res, err
@@ -93,9 +104,6 @@ func (c *Collector) CollectAll() (Result, error) {
 }
 
 func (c *Collector) collectOne(id string) (made, quarantined bool, err error) {
-	if c.Outbox == nil {
-		return false, false, errors.New("collector: no outbox to put reports in")
-	}
 	d, err := runfile.Claim(c.Runs, id)
 	if err != nil {
 		return false, false, err

@@ -334,3 +334,15 @@ func TestFatalRecordAlone(t *testing.T) {
 	assert.Equal(t, Result{Reports: 1}, res)
 	assert.Empty(t, f.quarantine(t))
 }
+
+// Without an outbox nothing could keep a report or a damaged run: every
+// run stays as it is.
+func TestNoOutboxLeavesRuns(t *testing.T) {
+	f := newFixture(t)
+	f.c.Outbox = nil
+	f.writeRun(t, make([]byte, 64))
+	res, err := f.c.CollectAll()
+	assert.ErrorIs(t, err, ErrNoOutbox)
+	assert.Equal(t, Result{}, res)
+	assert.Equal(t, []string{runID + ".run"}, f.runsLeft(t))
+}
