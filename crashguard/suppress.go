@@ -81,7 +81,9 @@ func (g *Guard) markSuppressed(on bool) {
 	}
 	path := g.run.Path(runfile.SuppressedName)
 	if on {
-		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		// O_EXCL: never follow a link planted at that name; one that is
+		// already there (ours, from an earlier toggle) means "on".
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
 			_ = f.Close()
 		}
 		return
