@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
 	"github.com/crashguard/crashguard-go/internal/sentrytest"
+	tp "github.com/crashguard/crashguard-go/internal/testprog"
 )
 
 // Damaged and foreign files in Dir/runs, met by a real child process that
@@ -54,28 +54,12 @@ func hrMeta(t *testing.T, id, event string) []byte {
 	return append(b, '\n')
 }
 
-// hrTree maps every name under dir (links not followed) to what it is.
+// hrTree is testprog.Tree for a test: it fails the test on an error.
 func hrTree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		require.NoError(t, err)
-		rel, _ := filepath.Rel(dir, path)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(path)
-			require.NoError(t, err)
-			out[rel] = "link -> " + target
-		case d.IsDir():
-			out[rel] = "dir"
-		default:
-			b, err := os.ReadFile(path)
-			require.NoError(t, err)
-			out[rel] = "file " + string(b)
-		}
-		return nil
-	}))
-	return out
+	m, err := tp.Tree(dir)
+	require.NoError(t, err)
+	return m
 }
 
 // hrPlantForeign puts files crashguard did not make into runs, several named

@@ -247,14 +247,21 @@ func TestDeferredFlushIsBoundedWhenSentryNeverAnswers(t *testing.T) {
 	assert.Len(t, pending, 3, "nothing delivered, nothing lost")
 }
 
-func TestFlushThatLeavesReportsMatchesErrNotDelivered(t *testing.T) {
+// hangingSentryWithOneCrash is a Guard over a directory holding one crash,
+// whose Sentry accepts connections and never answers.
+func hangingSentryWithOneCrash(t *testing.T) (*Guard, *sentrytest.Server) {
+	t.Helper()
 	gocrash := testprogCgo(t, "gocrash", false)
 	recv := sentrytest.New()
 	t.Cleanup(recv.Close)
 	recv.Slow(time.Hour)
 	dir := t.TempDir()
 	crashOnce(t, gocrash, dir)
-	g := newTestGuard(t, dir, recv.DSN())
+	return newTestGuard(t, dir, recv.DSN()), recv
+}
+
+func TestFlushThatLeavesReportsMatchesErrNotDelivered(t *testing.T) {
+	g, _ := hangingSentryWithOneCrash(t)
 
 	// The context ends while the post hangs.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -274,13 +281,7 @@ func TestFlushThatLeavesReportsMatchesErrNotDelivered(t *testing.T) {
 }
 
 func TestFlushTakesOverFromAStuckBackgroundPass(t *testing.T) {
-	gocrash := testprogCgo(t, "gocrash", false)
-	recv := sentrytest.New()
-	t.Cleanup(recv.Close)
-	recv.Slow(time.Hour)
-	dir := t.TempDir()
-	crashOnce(t, gocrash, dir)
-	g := newTestGuard(t, dir, recv.DSN())
+	g, recv := hangingSentryWithOneCrash(t)
 	g.opts.FlushTimeout = 500 * time.Millisecond
 	g.startBackground() // what Install starts: its post would wait 30 s
 

@@ -16,33 +16,15 @@ import (
 
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/safedir"
+	tp "github.com/crashguard/crashguard-go/internal/testprog"
 )
 
-// tree returns every name under dir (recursively, links not followed) with
-// its mode type and content, to compare a directory before and after.
+// tree is testprog.Tree for a test: it fails the test on an error.
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		require.NoError(t, err)
-		rel, _ := filepath.Rel(dir, path)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(path)
-			require.NoError(t, err)
-			out[rel] = "link -> " + target
-		case d.IsDir():
-			out[rel] = "dir"
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(path)
-			require.NoError(t, err)
-			out[rel] = "file " + string(b)
-		default:
-			out[rel] = d.Type().String()
-		}
-		return nil
-	}))
-	return out
+	m, err := tp.Tree(dir)
+	require.NoError(t, err)
+	return m
 }
 
 // plantForeign fills runs with files crashguard did not make, some of them
