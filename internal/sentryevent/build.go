@@ -11,30 +11,45 @@ import (
 	"github.com/crashguard/crashguard-go/internal/report"
 )
 
-// Build returns the JSON of the Sentry event for r, after Options.BeforeSend.
-// It returns ErrDropped when BeforeSend dropped the event.
+// Build returns the JSON of the Sentry event for r, after Options.BeforeSend,
+// fitted to the size budget (see Envelope). It returns ErrDropped when
+// BeforeSend dropped the event.
 func Build(r *report.Report, opts Options) ([]byte, error) {
 	ev, x, err := prepare(r, opts)
 	if err != nil {
 		return nil, err
 	}
-	return canonicalize(ev, x)
+	body, _, err := fitEvent(ev, x, r, opts)
+	return body, err
 }
 
 // Envelope returns the envelope that carries the event for r (after
 // Options.BeforeSend) and its attachments: the raw Go crash output unless
 // BeforeSend removed it. It returns ErrDropped when BeforeSend dropped the
 // event.
+//
+// The event item is fitted into Options.MaxEventSize (DefaultEventBudget,
+// under Relay's 1 MiB) by folding and leaving out goroutines other than the
+// crashed one and cutting very long values, and each attachment is capped
+// (see fitEvent and the size constants). It returns ErrEventTooLarge when
+// even the smallest form is over MaxEventSize.
 func Envelope(r *report.Report, opts Options) ([]byte, error) {
+	env, _, err := EnvelopeFit(r, opts)
+	return env, err
+}
+
+// EnvelopeFit is Envelope, also saying what was done to fit the budget.
+func EnvelopeFit(r *report.Report, opts Options) ([]byte, Fit, error) {
 	ev, x, err := prepare(r, opts)
 	if err != nil {
-		return nil, err
+		return nil, Fit{}, err
 	}
-	body, err := canonicalize(ev, x)
+	body, fit, err := fitEvent(ev, x, r, opts)
 	if err != nil {
-		return nil, err
+		return nil, fit, err
 	}
-	return encodeEnvelope(ev, body, opts)
+	env, err := encodeEnvelope(ev, body, opts)
+	return env, fit, err
 }
 
 // prepare builds the event and runs BeforeSend on it.

@@ -53,6 +53,12 @@ type Options struct {
 	BeforeSend func(*sentry.Event) *sentry.Event
 	// Now is the clock for the envelope's sent_at. Nil means time.Now.
 	Now func() time.Time
+	// MaxEventSize is the size budget of the event item in bytes: 0 means
+	// DefaultEventBudget; it is clamped to [MinEventBudget, MaxEventSize].
+	MaxEventSize int
+	// MaxAttachmentSize caps each attachment in bytes: 0 (or more than
+	// DefaultMaxAttachmentSize) means DefaultMaxAttachmentSize.
+	MaxAttachmentSize int
 }
 
 func (o Options) sdkName() string {
