@@ -26,6 +26,26 @@ int cg_code_from_user(int code) {
 #endif
 }
 
+/* darwin has no SI_USER: xnu sets si_code 0 for a signal sent with kill or
+ * pthread_kill (bsd/kern/kern_sig.c psignal_internal), and sendsig then
+ * recomputes it for SIGSEGV/SIGBUS/SIGILL/SIGFPE from the thread's last
+ * fault whatever the origin (bsd/dev/arm/unix_signal.c, i386/unix_signal.c),
+ * so si_code cannot tell a kill -SEGV from a fault; Go's sigFromUser has the
+ * same blind spot. With the Mach layer installed every CPU fault passes the
+ * task's exception port first (osfmk/kern/exception.c exception_triage), so
+ * a signal is a CPU fault exactly when it completed a Mach record of its
+ * thread. Without the Mach layer the origin is unknown and the signal is
+ * taken as a fault: a C thread's crash must still be marked fatal. Returns 0
+ * when the signal is known to be sent. */
+int cg_darwin_cpu_fault(int sig, int mach_layer, int merged) {
+    /* Only EXC_BAD_ACCESS is taken at the task port: the rule says nothing
+     * of SIGILL, SIGFPE, SIGTRAP (EXC_BAD_INSTRUCTION, EXC_ARITHMETIC,
+     * EXC_BREAKPOINT go straight to the host level). */
+    if (sig != SIGSEGV && sig != SIGBUS)
+        return 1;
+    return merged || !mach_layer;
+}
+
 /* A synchronous signal raised by the CPU for the instruction at pc. */
 int cg_cpu_fault(int sig, int code) {
     return !cg_code_from_user(code) && sig != SIGABRT;

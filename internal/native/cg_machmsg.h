@@ -322,8 +322,9 @@ typedef struct {
  * count do not fit (MIG_TYPE_ERROR). A non-success RetCode carries no state. */
 int cg_mach_decode_reply(const void *buf, size_t len, int32_t request_id, cg_mach_reply *out);
 
-/* ---- darwin only: the Mach exception thread (cg_mach_darwin.c). ---- */
-#if defined(__APPLE__)
+/* ---- The Mach exception server (cg_mach_server.c): darwin, and the
+ * model of xnu that tests it (CG_MACHSIM, internal/native/machsim). ---- */
+#if defined(__APPLE__) || defined(CG_MACHSIM)
 /* Result of cg_mach_install. */
 enum {
 	CG_MACH_INSTALLED = 1,
@@ -335,6 +336,11 @@ int cg_mach_install(int32_t *kr, const char **what);
  * previous one; on == 0: restore it. Returns KERN_SUCCESS or the failing
  * kern_return_t (*what names the call). */
 int32_t cg_mach_set_crash_port_null(int on, const char **what);
+/* Fork child (atfork): puts the displaced EXC_BAD_ACCESS handlers back on
+ * the child's task. Async-signal-safe. */
+void cg_mach_after_fork_child(void);
+/* 1 once the serving loop has ended (handlers restored first). */
+int cg_mach_serving_ended(void);
 #endif
 
 #ifdef __cplusplus

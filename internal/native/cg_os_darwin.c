@@ -4,6 +4,7 @@
  * cg_os_darwin.c: darwin primitives for the recorder and the handler.
  * Compile-checked only (zig cross build); see the package doc.
  */
+#include "cg_machmsg.h"
 #include "cg_recorder.h"
 
 #include <dlfcn.h>
@@ -28,12 +29,16 @@ uint64_t cg_thread_id(void) {
     return t;
 }
 
-/* Nothing to cache or reset: thread ids are asked for each time, and a
- * fork child's mach_task_self() is refreshed by libsystem itself
- * (libsyscall mach_init.c _mach_fork_child). */
+/* Nothing to cache: thread ids are asked for each time, and a fork child's
+ * mach_task_self() is refreshed by libsystem itself (libsyscall mach_init.c
+ * _mach_fork_child). */
 void cg_os_init(void) {}
 
-void cg_os_after_fork_child(void) {}
+/* The child inherited the task's exception ports but none of our threads:
+ * put back the handlers we displaced (cg_mach_server.c), so its faults
+ * never make a round trip to the parent (xnu ipc_tt.c: ports survive fork
+ * and exec). One Mach trap per saved handler: async-signal-safe. */
+void cg_os_after_fork_child(void) { cg_mach_after_fork_child(); }
 
 /* A Mach VM read of our own task fails with KERN_INVALID_ADDRESS /
  * KERN_PROTECTION_FAILURE instead of faulting (what KSCrash and

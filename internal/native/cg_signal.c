@@ -46,6 +46,8 @@ static _Atomic uint32_t g_chains_to_go;
 static _Atomic int g_library;
 static _Atomic int g_suppress;
 static _Atomic int g_test_fault;
+/* darwin: the Mach exception layer is installed and serving. */
+static _Atomic int g_mach_layer;
 /* Unmapped: the test hook's fault. Volatile so the compiler cannot see it. */
 static int *volatile g_bad_ptr = (int *)16;
 
@@ -64,6 +66,8 @@ void cg_set_chain_info(uint32_t mask, int library) {
 }
 
 void cg_set_suppress_mode(int mode) { atomic_store(&g_suppress, mode); }
+
+void cg_set_mach_layer(int on) { atomic_store(&g_mach_layer, on != 0); }
 
 int cg_suppress_mode(void) { return atomic_load(&g_suppress); }
 
@@ -182,6 +186,30 @@ int cg_merge_signal_into_mach(uint64_t thread_id, int64_t now_ns, int sig, int c
     return found;
 }
 
+/* The record flags of a fault, and whether to suppress (exit) rather than
+ * chain; from_user says the signal was sent, not raised by the CPU. */
+static uint32_t fault_flags(int slot, int sig, int code, siginfo_t *info, int go_code,
+                            int go_thread, int from_user, int *suppress) {
+    uint32_t flags = CG_FLAG_FROM_SIGNAL;
+    if (go_code)
+        flags |= CG_FLAG_GO_CODE;
+    if (go_thread)
+        flags |= CG_FLAG_GO_THREAD;
+    if (from_user)
+        flags |= CG_FLAG_FROM_USER;
+    int armed = !atomic_load_explicit(&g_library, memory_order_relaxed) &&
+                (atomic_load_explicit(&g_chains_to_go, memory_order_relaxed) >> slot & 1);
+    /* SI_USER is "sent" on both systems (0 on Linux, 0x10001 on darwin). */
+    int fatal = cg_known_fatal(sig, from_user ? SI_USER : code, cg_raised_by_self(sig, info),
+                               go_code, armed);
+    if (fatal)
+        flags |= CG_FLAG_FATAL;
+    *suppress = fatal && !go_thread && atomic_load(&g_suppress) == 1;
+    if (*suppress)
+        flags |= CG_FLAG_SUPPRESSED_EXIT;
+    return flags;
+}
+
 /* Records the fault; returns the exit status to _exit with (suppression),
  * or 0 to chain. */
 static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) {
@@ -189,32 +217,16 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
     cg_ctx_basic(uctx, &c);
     int code = info != NULL ? info->si_code : 0;
     int from_user = cg_code_from_user(code);
+    uint64_t fault_addr = info != NULL ? (uint64_t)(uintptr_t)info->si_addr : 0;
 
     cg_writer_enter();
     cg_recorder *rec = cg_recorder_get();
 
-    uint32_t flags = CG_FLAG_FROM_SIGNAL;
     int go_code = rec != NULL && cg_pc_in_go_text(rec, c.pc);
-    int go_thread;
-    if (go_code) {
-        /* Go code runs only on threads Go set up: skip the syscall. */
-        go_thread = 1;
-        flags |= CG_FLAG_GO_CODE;
-    } else {
-        go_thread = has_altstack();
-    }
-    if (go_thread)
-        flags |= CG_FLAG_GO_THREAD;
-    if (from_user)
-        flags |= CG_FLAG_FROM_USER;
-    int armed = !atomic_load_explicit(&g_library, memory_order_relaxed) &&
-                (atomic_load_explicit(&g_chains_to_go, memory_order_relaxed) >> slot & 1);
-    int fatal = cg_known_fatal(sig, code, cg_raised_by_self(sig, info), go_code, armed);
-    if (fatal)
-        flags |= CG_FLAG_FATAL;
-    int suppress = fatal && !go_thread && atomic_load(&g_suppress) == 1;
-    if (suppress)
-        flags |= CG_FLAG_SUPPRESSED_EXIT;
+    /* Go code runs only on threads Go set up: skip the syscall. */
+    int go_thread = go_code || has_altstack();
+    int suppress;
+    uint32_t flags = fault_flags(slot, sig, code, info, go_code, go_thread, from_user, &suppress);
 
     if (rec != NULL) {
         uint64_t tid = cg_thread_id();
@@ -222,10 +234,15 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
 #if defined(__APPLE__)
         /* A CPU fault went through the Mach thread first (EXC_BAD_ACCESS
          * answered KERN_FAILURE becomes this signal, xnu ux_handler.c):
-         * complete its record instead of writing a second one. */
+         * complete its record instead of writing a second one. No record
+         * to complete means the signal was sent (cg_darwin_cpu_fault). */
         if (!from_user)
-            merged = merge_into_mach(rec, tid, t0, sig, code,
-                                     info != NULL ? (uint64_t)(uintptr_t)info->si_addr : 0, flags);
+            merged = merge_into_mach(rec, tid, t0, sig, code, fault_addr, flags);
+        if (!merged && !from_user &&
+            !cg_darwin_cpu_fault(sig, atomic_load(&g_mach_layer), merged)) {
+            from_user = 1;
+            flags = fault_flags(slot, sig, code, info, go_code, go_thread, 1, &suppress);
+        }
 #endif
         cg_record *r = merged ? NULL : cg_record_claim(rec);
         if (r != NULL) {
@@ -234,8 +251,9 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
             r->signo = sig;
             r->code = code;
             /* si_addr is meaningful for CPU faults only; for a sent
-             * signal the union holds si_pid/si_uid instead. */
-            r->addr = info != NULL && !from_user ? (uint64_t)(uintptr_t)info->si_addr : 0;
+             * signal the union holds si_pid/si_uid instead (darwin: a
+             * stale fault address). */
+            r->addr = !from_user ? fault_addr : 0;
             r->pc = c.pc;
             r->sp = c.sp;
             if (from_user && info != NULL)

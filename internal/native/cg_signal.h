@@ -38,6 +38,12 @@ int cg_known_fatal(int sig, int code, int raised_by_self, int go_code, int armed
 /* 1 if si_code says the signal was sent (kill, tgkill, sigqueue, ...), not
  * raised by the CPU. */
 int cg_code_from_user(int code);
+/* darwin: 0 when sig is known to be sent rather than a CPU fault, given
+ * whether the Mach layer serves and whether the signal completed a Mach
+ * record (pure; exposed for tests). */
+int cg_darwin_cpu_fault(int sig, int mach_layer, int merged);
+/* Tells the signal handler the Mach layer is installed (darwin). */
+void cg_set_mach_layer(int on);
 /* 1 for a synchronous signal raised by the CPU for the instruction at pc. */
 int cg_cpu_fault(int sig, int code);
 /* 1 for a SIGABRT this process raised (abort(), raise()). */

@@ -1,0 +1,1 @@
+../cg_mach_kernel.h
