@@ -10,9 +10,12 @@
 //	405               any method but POST
 //	401               missing or unparsable auth, wrong sentry_key, sentry_version not 7
 //	415               Content-Type not application/x-sentry-envelope, unknown Content-Encoding
-//	413               body larger than MaxBodySize
+//	413               body larger than MaxBodySize, or (after SetLimits, e.g. RelayLimits)
+//	                  an event item, attachment or envelope over Relay's size limits
 //	400               malformed envelope (framing, headers, event JSON)
 //
 // Every refusal has a {"detail": reason} body and is kept for assertions
-// (Rejections).
+// (Rejections). Bodies may be gzip-compressed (Content-Encoding: gzip, as
+// crashguard sends them); Received says how large the body was on the wire
+// and decoded.
 package sentrytest

@@ -44,6 +44,7 @@ type Server struct {
 	faults     []fault
 	delay      time.Duration
 	rateLimits string
+	limits     Limits
 	// changed is closed (and replaced) whenever something is recorded, so
 	// that waiters wake without polling.
 	changed chan struct{}
@@ -61,6 +62,11 @@ type Received struct {
 	Attachments []Attachment
 	// Header is the HTTP request header.
 	Header http.Header
+	// BodySize is the size of the request body as it came over the wire
+	// (compressed when ContentEncoding is set), DecodedSize after decoding.
+	BodySize, DecodedSize int
+	// ContentEncoding is the request's Content-Encoding ("" for none).
+	ContentEncoding string
 	// SchemaErr is why the event does not validate against Sentry's event
 	// schema (sentryschema), nil when it does. The receiver accepts such an
 	// event, as Relay would normalize it, but tests assert SchemaErr is nil.
@@ -293,6 +299,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, status, reason)
 		return
 	}
+	wire := len(body)
 	body, err := decodeBody(r.Header.Get("Content-Encoding"), body)
 	if err != nil {
 		s.reject(w, http.StatusUnsupportedMediaType, err.Error())
@@ -304,6 +311,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Header = r.Header.Clone()
+	rec.BodySize, rec.DecodedSize = wire, len(body)
+	rec.ContentEncoding = r.Header.Get("Content-Encoding")
+	s.mu.Lock()
+	limits := s.limits
+	s.mu.Unlock()
+	if why := limits.exceeded(rec); why != "" {
+		// Relay's check_envelope_size_limits refuses the whole envelope.
+		s.reject(w, http.StatusRequestEntityTooLarge, "envelope exceeded size limits: "+why)
+		return
+	}
 
 	s.mu.Lock()
 	s.received = append(s.received, rec)

@@ -112,7 +112,63 @@ func TestAcceptsGzip(t *testing.T) {
 	require.NoError(t, zw.Close())
 	status, body := do(t, request(t, s, buf.String(), func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }))
 	require.Equal(t, http.StatusOK, status, body)
-	assert.Len(t, s.Events(), 1)
+	ev := s.Events()
+	require.Len(t, ev, 1)
+	assert.Equal(t, "gzip", ev[0].ContentEncoding)
+	assert.Equal(t, buf.Len(), ev[0].BodySize)
+	assert.Equal(t, len(validEnvelope()), ev[0].DecodedSize)
+	assert.Equal(t, "fatal", ev[0].Event["level"])
+	require.Len(t, ev[0].Attachments, 1)
+	assert.Equal(t, "line1\nline2", string(ev[0].Attachments[0].Data))
+
+	// A body that is not gzip is refused, not taken as plain.
+	status, _ = do(t, request(t, s, validEnvelope(), func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }))
+	assert.Equal(t, http.StatusUnsupportedMediaType, status)
+}
+
+func TestPlainBodySizes(t *testing.T) {
+	s := newServer(t)
+	status, body := do(t, request(t, s, validEnvelope()))
+	require.Equal(t, http.StatusOK, status, body)
+	ev := s.Events()
+	require.Len(t, ev, 1)
+	assert.Equal(t, "", ev[0].ContentEncoding)
+	assert.Equal(t, len(validEnvelope()), ev[0].BodySize)
+	assert.Equal(t, len(validEnvelope()), ev[0].DecodedSize)
+}
+
+func TestRelayLimits(t *testing.T) {
+	s := newServer(t)
+	ev := `{"event_id":"` + testEventID + `","level":"fatal"}`
+	env := validEnvelope()
+	cases := []struct {
+		limits Limits
+		reason string
+	}{
+		{Limits{MaxEventSize: len(ev) - 1}, "event item of " + strconv.Itoa(len(ev)) + " bytes over max_event_size " + strconv.Itoa(len(ev)-1)},
+		{Limits{MaxAttachmentSize: 10}, `attachment "out.txt" of 11 bytes over max_attachment_size 10`},
+		{Limits{MaxAttachmentsSize: 10}, "attachments of 11 bytes over max_attachments_size 10"},
+		{Limits{MaxEnvelopeSize: len(env) - 1}, "envelope of " + strconv.Itoa(len(env)) + " bytes over max_envelope_size " + strconv.Itoa(len(env)-1)},
+	}
+	for i, c := range cases {
+		s.SetLimits(c.limits)
+		status, body := do(t, request(t, s, env))
+		assert.Equal(t, http.StatusRequestEntityTooLarge, status, body)
+		rej := s.Rejections()
+		require.Len(t, rej, i+1)
+		assert.Equal(t, Rejection{Status: 413, Reason: "envelope exceeded size limits: " + c.reason}, rej[i])
+	}
+	assert.Empty(t, s.Events())
+
+	// Exactly at the limits is fine; RelayLimits take an ordinary envelope.
+	s.SetLimits(Limits{MaxEventSize: len(ev), MaxAttachmentSize: 11, MaxAttachmentsSize: 11, MaxEnvelopeSize: len(env)})
+	status, body := do(t, request(t, s, env))
+	assert.Equal(t, http.StatusOK, status, body)
+	s.SetLimits(RelayLimits)
+	status, body = do(t, request(t, s, env))
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.Len(t, s.Events(), 2)
+	assert.Equal(t, Counts{Requests: 6, Accepted: 2, Rejected: 4}, s.Counts())
 }
 
 func TestAcceptsEnvelopeWithoutEvent(t *testing.T) {
