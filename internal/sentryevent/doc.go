@@ -8,6 +8,13 @@
 // interfaces in a non-canonical form, so the marshalled JSON is patched in one
 // place (canonical.go) into the form of Sentry's published event schema.
 //
+// Every event is fitted to a size budget under Relay's 1 MiB event limit
+// (budget.go): past the budget, goroutines with the same state and stack are
+// folded into one thread, then the least telling are left out, never the
+// crashed one, and the "crashguard" context counts what was left out; long
+// values are cut with a marker and attachments capped. The raw crash output
+// attachment keeps every goroutine (up to its 10 MiB cap).
+//
 // Mechanism types used (exception.mechanism.type):
 //
 //	go.panic       an unrecovered Go panic

@@ -50,6 +50,8 @@ type Options struct {
 	// (mechanism meta/synthetic, stack registers) are not visible to it; they
 	// are added to the mechanism and stack trace objects built here, wherever
 	// BeforeSend moves them, and are left out if it replaces those objects.
+	// BeforeSend sees every goroutine and the whole message: the event is
+	// fitted to MaxEventSize after it.
 	BeforeSend func(*sentry.Event) *sentry.Event
 	// Now is the clock for the envelope's sent_at. Nil means time.Now.
 	Now func() time.Time

@@ -3,8 +3,10 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +82,71 @@ func TestDelivered(t *testing.T) {
 		got.Header.Get("X-Sentry-Auth"))
 	assert.Equal(t, "sentry.go.crashguard/"+sentryevent.SDKVersion, got.Header.Get("User-Agent"))
 	assert.Equal(t, "application/x-sentry-envelope", got.Header.Get("Content-Type"))
+
+	// gzip on the wire; the receiver decoded exactly the envelope.
+	assert.Equal(t, "gzip", got.Header.Get("Content-Encoding"))
+	assert.Equal(t, "gzip", got.ContentEncoding)
+	assert.Equal(t, len(env), got.DecodedSize)
+	assert.Equal(t, res.BodySize, got.BodySize)
+	assert.Less(t, got.BodySize, len(env))
+}
+
+func TestNoCompressionSendsThePlainEnvelope(t *testing.T) {
+	srv := sentrytest.New()
+	t.Cleanup(srv.Close)
+	s, err := transport.NewSender(srv.DSN(), transport.Options{NoCompression: true})
+	require.NoError(t, err)
+	env := crashEnvelope(t, srv.DSN())
+	res := s.Send(ctx(t, 10*time.Second), env)
+	require.NoError(t, res.Err)
+	evs := srv.Events()
+	require.Len(t, evs, 1)
+	assert.Equal(t, "", evs[0].Header.Get("Content-Encoding"))
+	assert.Equal(t, len(env), evs[0].BodySize)
+	assert.Equal(t, len(env), res.BodySize)
+}
+
+// TestLargeCrashEnvelopeCompresses: 2,000 goroutines of crash output, the
+// event fitted by sentryevent; the body on the wire is a small fraction.
+func TestLargeCrashEnvelopeCompresses(t *testing.T) {
+	srv := sentrytest.New()
+	t.Cleanup(srv.Close)
+	srv.SetLimits(sentrytest.RelayLimits)
+	s, err := transport.NewSender(srv.DSN(), transport.Options{})
+	require.NoError(t, err)
+	var out strings.Builder
+	out.WriteString("panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:5 +0x25\n")
+	r := &report.Report{
+		EventID: eventID, Kind: report.KindPanic, Message: "boom", CrashedGoroutine: 1,
+		Goroutines: []report.Goroutine{{ID: 1, State: "running", Crashed: true, Frames: []report.Frame{
+			{Function: "main.main", Package: "main", File: "/src/main.go", Line: 5, InApp: true},
+		}}},
+		Process: report.Process{GOOS: "linux", GOARCH: "amd64", GoVersion: "go1.26.8", CrashTime: time.Now()},
+	}
+	for i := range 2000 {
+		g := report.Goroutine{ID: int64(i + 2), State: "chan receive"}
+		for d := range 6 {
+			g.Frames = append(g.Frames, report.Frame{Function: "main.worker" + strconv.Itoa(i) + ".func" + strconv.Itoa(d),
+				Package: "main", File: "/src/worker.go", Line: 10 + d, InApp: true})
+		}
+		r.Goroutines = append(r.Goroutines, g)
+		fmt.Fprintf(&out, "\ngoroutine %d [chan receive]:\n", i+2)
+		for d := range 6 {
+			fmt.Fprintf(&out, "main.worker%d.func%d()\n\t/src/worker.go:%d +0x1d\n", i, d, 10+d)
+		}
+	}
+	r.CrashOutput = out.String()
+	env, err := sentryevent.Envelope(r, sentryevent.Options{Dsn: srv.DSN()})
+	require.NoError(t, err)
+	res := s.Send(ctx(t, 10*time.Second), env)
+	require.NoError(t, res.Err)
+	evs := srv.Events()
+	require.Len(t, evs, 1)
+	assert.Equal(t, len(env), evs[0].DecodedSize)
+	assert.Equal(t, r.CrashOutput, string(evs[0].Attachments[0].Data))
+	t.Logf("envelope %d bytes (event %d, attachment %d), gzip body %d bytes: %.1fx",
+		len(env), len(evs[0].Raw), len(r.CrashOutput), res.BodySize, float64(len(env))/float64(res.BodySize))
+	assert.Less(t, res.BodySize*5, len(env))
 }
 
 func TestDeliveredCarriesRateLimits(t *testing.T) {
@@ -194,9 +261,32 @@ func TestRejected(t *testing.T) {
 	assert.ErrorIs(t, res.Err, transport.ErrRejected)
 	assert.ErrorContains(t, res.Err, "injected 400", "the body head says why")
 
+	assert.False(t, errors.Is(res.Err, transport.ErrTooLarge))
+
 	res = s.Send(ctx(t, 10*time.Second), env)
 	assert.Equal(t, transport.Rejected, res.Outcome)
 	assert.Equal(t, 413, res.StatusCode)
+	assert.ErrorIs(t, res.Err, transport.ErrRejected)
+	assert.ErrorIs(t, res.Err, transport.ErrTooLarge)
+}
+
+func TestBadRequestNamingSizeIsTooLarge(t *testing.T) {
+	for body, tooLarge := range map[string]bool{
+		`{"detail":"request too large"}`:             true,
+		`{"detail":"envelope exceeded size limits"}`: true,
+		`{"detail":"invalid event id"}`:              false,
+	} {
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(body))
+		}))
+		s, err := transport.NewSender("http://k@"+strings.TrimPrefix(hs.URL, "http://")+"/1", transport.Options{})
+		require.NoError(t, err)
+		res := s.Send(ctx(t, 10*time.Second), []byte("{}\n"))
+		hs.Close()
+		assert.Equal(t, transport.Rejected, res.Outcome, body)
+		assert.Equal(t, tooLarge, errors.Is(res.Err, transport.ErrTooLarge), body)
+	}
 }
 
 func TestRejectedByValidation(t *testing.T) {

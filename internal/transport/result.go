@@ -59,6 +59,10 @@ var (
 	ErrRateLimited = errors.New("transport: rate limited")
 	// ErrRejected: Sentry refused the envelope for good (4xx).
 	ErrRejected = errors.New("transport: envelope rejected")
+	// ErrTooLarge: 413, or a 400 that says the request was too large, always
+	// together with ErrRejected. A smaller envelope for the same report may
+	// be accepted.
+	ErrTooLarge = errors.New("transport: envelope too large")
 	// ErrUnauthorized: 401 or 403, always together with ErrRejected. The
 	// envelope is fine but the DSN is not (revoked key, disabled project): an
 	// outbox may prefer to keep such reports for a corrected DSN rather than
@@ -122,6 +126,8 @@ type Result struct {
 	// above. For Rejected it includes the head of the response body (at most
 	// 1 KiB), which says what Sentry disliked.
 	Err error
+	// BodySize is the size of the request body as sent (after gzip).
+	BodySize int
 }
 
 // LimitedFor returns how long, from Received, category is rate limited by
