@@ -7,7 +7,12 @@
  * ourselves, darwin mach_vm_read_overwrite), so a corrupt frame chain ends
  * the walk instead of faulting inside the handler.
  *
- * 1. Frame pointers. The walk stops when the frame pointer is zero,
+ * 1. Call frame information (.eh_frame, cg_cfi.c), from the fault's
+ *    registers for as long as the code has it: exact for code built without
+ *    frame pointers (glibc's abort -> raise -> pthread_kill on x86-64 keeps
+ *    data in rbp), where the chain below would skip callers or follow
+ *    garbage. Go code has none; the walk goes on from there with:
+ * 2. Frame pointers. The walk stops when the frame pointer is zero,
  *    misaligned, outside [sp, sp + 64 MiB), or stops increasing (stacks grow
  *    down, so callers' frames are at higher addresses; a chain that goes
  *    back down is corrupt or has crossed onto another stack, e.g. from a cgo
@@ -15,16 +20,17 @@
  *    the loaded images are known, at a "return address" that is not in code:
  *    code built without frame pointers uses the register for data, and a
  *    garbage frame is worse than none.
- * 2. Stack scan, only when the chain gave no caller at all (typically the
- *    fault is in a libc built without frame pointers: abort -> raise ->
- *    pthread_kill). Words of the 2 KiB above sp that point into code right
- *    after a call instruction are taken as return addresses, as Breakpad's
- *    stack scanner does; they may include stale ones, so the record says
- *    CG_FLAG_FRAMES_SCANNED.
+ * 3. Stack scan, only when neither gave a caller at all (code without CFI
+ *    nor frame pointers). Words of the 2 KiB above sp that point into code
+ *    right after a call instruction are taken as return addresses, as
+ *    Breakpad's stack scanner does; they may include stale ones, so the
+ *    record says CG_FLAG_FRAMES_SCANNED.
  */
 #include "cg_recorder.h"
 
 #include <string.h>
+
+#include "cg_cfi.h"
 
 /* Frames further than this above the fault's sp are not on its stack. */
 #define CG_MAX_STACK_SPAN ((uint64_t)64 << 20)
@@ -168,12 +174,53 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
     frames[n++] = cg_strip_pc(pc);
     int validate = (opts & CG_UNWIND_VALIDATE) != 0 && cg_code_addr(0) != -1;
 
+    uint64_t lo = sp;
+    uint64_t hi = sp + CG_MAX_STACK_SPAN;
+    if (hi < sp)
+        hi = UINT64_MAX;
+    uint64_t cur = fp;
+    uint32_t chained = 0;
+
+    /* 1. CFI, while the code has it. */
+    uint32_t cfi_frames = 0;
+    if (validate) {
+        cg_cfi_cache cache = {0, 0, 0};
+        cg_cfi_frame f = {cg_strip_pc(pc), sp, fp};
+        for (;;) {
+            cg_cfi_frame next;
+            int r = cg_cfi_step(&cache, &f, cfi_frames == 0, &next);
+            if (r == CG_CFI_END)
+                return n;
+            if (r != 1)
+                break;
+            /* The caller's frame is above this one, on this stack, and
+             * returns into code. */
+            if (next.sp <= f.sp || next.sp > hi || cg_code_addr(next.pc) != 1)
+                break;
+            if (n == max) {
+                *flags |= CG_FLAG_FRAMES_TRUNCATED;
+                return n;
+            }
+            frames[n++] = next.pc;
+            cfi_frames++;
+            f = next;
+        }
+        if (cfi_frames > 0) {
+            /* No CFI for the next frame (Go code, an image without
+             * .eh_frame_hdr) or CFI that cannot be followed: the frame
+             * pointer chain goes on from the frame CFI reached. */
+            chained = cfi_frames;
+            lo = f.sp;
+            cur = f.fp;
+        }
+    }
+
     /* arm64: a leaf function has not saved lr yet, so its caller is only
      * in lr. If the function did save it, the first frame record holds the
      * same value and is skipped below. */
     uint64_t lr_s = cg_strip_pc(lr);
     int lr_pushed = 0;
-    if (lr_s != 0 && (!validate || cg_code_addr(lr_s) == 1)) {
+    if (cfi_frames == 0 && lr_s != 0 && (!validate || cg_code_addr(lr_s) == 1)) {
         if (n == max) {
             *flags |= CG_FLAG_FRAMES_TRUNCATED;
             return n;
@@ -182,15 +229,10 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
         lr_pushed = 1;
     }
 
-    uint64_t lo = sp;
-    uint64_t hi = sp + CG_MAX_STACK_SPAN;
-    if (hi < sp)
-        hi = UINT64_MAX;
+    /* 2. Frame pointers. */
     uint8_t buf[CG_CHUNK];
     uint64_t buf_lo = 0, buf_len = 0;
-    uint64_t cur = fp;
     int first = 1;
-    uint32_t chained = 0;
     for (;;) {
         if (cur == 0 || (cur & 7) != 0 || cur < lo || cur > hi - 16)
             break;
@@ -222,6 +264,7 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
             break;
         cur = next;
     }
+    /* 3. Stack scan. */
     if (validate && chained == 0 && !lr_pushed && n < max)
         n = scan(sp, frames, n, max, flags);
     return n;

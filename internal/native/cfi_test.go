@@ -1,0 +1,162 @@
+//go:build cgo && linux
+
+package native
+
+import (
+	"runtime"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/flightrec"
+)
+
+// cfiCode returns the test code of cg_testcfi.c, with the native layer
+// installed so that the walk knows the images (their .eh_frame_hdr) and the
+// code ranges, as in the handler.
+func cfiCode(t *testing.T) cfiTestCode {
+	t.Helper()
+	code, ok := cfiTestAddrs()
+	if !ok {
+		t.Skip("the CFI test code is x86-64 only")
+	}
+	if !installedForTest() {
+		install(t, Options{})
+	}
+	return code
+}
+
+// abortStack lays out, in C memory, the stack of the c-abort-gothread
+// crash as it was recorded on x86-64 glibc 2.36 (abort() called from C on a
+// cgo call's system stack, m0's g0 = the main thread's stack): the
+// no-frame-pointer leaf (pthread_kill) and its caller (abort) keep stale
+// return addresses in their uninitialised locals, the leaf uses rbp for
+// data, and only the CFI knows where the return addresses and the caller's
+// saved rbp are. Word indexes from sp:
+//
+//	 0..8   leaf locals          [2], [5]: stale return addresses
+//	 9      leaf: saved rbx
+//	10      leaf: saved rbp      = outer's frame pointer (mid did not touch it)
+//	11      return into mid
+//	12..31  mid locals           [14], [20]: stale
+//	32      mid: saved rbp       = outer's frame pointer
+//	33      return into outer
+//	34      outer's frame record: saved rbp (nocfi's frame), return into nocfi
+//	36      nocfi's frame record: saved rbp (base's frame), return into base
+//	38      base's frame record: 0, 0 (the end)
+func abortStack(t *testing.T, c cfiTestCode) *cMemory {
+	m := newCMemory(48)
+	t.Cleanup(m.free)
+	m.set(2, c.staleRet1)
+	m.set(5, c.staleRet2)
+	m.set(9, 0x1111)
+	m.set(10, m.addr(34))
+	m.set(11, c.midRet)
+	m.set(14, c.staleRet1)
+	m.set(20, c.staleRet2)
+	m.set(32, m.addr(34))
+	m.set(33, c.outerRet)
+	m.set(34, m.addr(36))
+	m.set(35, c.nocfiRet)
+	m.set(36, m.addr(38))
+	m.set(37, c.baseRet)
+	return m
+}
+
+// The walk of the recorded c-abort-gothread stack: CFI through the frames
+// without frame pointers, then the frame-pointer chain from the frame
+// pointer CFI restored, into code that has no CFI. Never a stale return
+// address, never a scan. Before CFI the chain gave nothing (rbp is data)
+// and the scan took the stale addresses for callers.
+func TestUnwindCFIRecordedAbortStack(t *testing.T) {
+	c := cfiCode(t)
+	m := abortStack(t, c)
+	const pthreadPtr = 0x7fc5e9f74740 // what rbp held at the fault: data
+	frames, flags := unwindValidated(c.leafPC, m.addr(0), pthreadPtr, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.leafPC, c.midRet, c.outerRet, c.nocfiRet, c.baseRet}, frames)
+	assert.NotContains(t, frames, c.staleRet1)
+	assert.NotContains(t, frames, c.staleRet2)
+	assert.False(t, flags.Has(flightrec.FlagFramesScanned), flags.String())
+
+	// A frame limit cuts the CFI part as it does the chain.
+	frames, flags = unwindValidated(c.leafPC, m.addr(0), pthreadPtr, 0, 3)
+	assert.Equal(t, []uint64{c.leafPC, c.midRet, c.outerRet}, frames)
+	assert.True(t, flags.Has(flightrec.FlagFramesTruncated), flags.String())
+
+	// Without validation (fake stacks in the frame-pointer tests) there is
+	// no CFI either: the chain from rbp alone, which is data here.
+	frames, _ = unwind(c.leafPC, m.addr(0), pthreadPtr, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.leafPC}, frames)
+}
+
+// A fault at a function's first instruction: the CIE's initial rule (the
+// return address at sp), not the body's.
+func TestUnwindCFIPrologue(t *testing.T) {
+	c := cfiCode(t)
+	m := abortStack(t, c)
+	frames, flags := unwindValidated(c.leaf, m.addr(11), m.addr(34), 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.leaf, c.midRet, c.outerRet, c.nocfiRet, c.baseRet}, frames)
+	assert.Zero(t, flags)
+}
+
+// The outermost frame (return address undefined, as in _start and
+// clone): the walk ends there, with no scan of what lies above.
+func TestUnwindCFIOutermost(t *testing.T) {
+	c := cfiCode(t)
+	m := abortStack(t, c)
+	frames, flags := unwindValidated(c.startPC, m.addr(0), 0, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.startPC}, frames)
+	assert.Zero(t, flags)
+}
+
+// A stack CFI cannot follow (the saved return address unreadable) falls
+// back to what there was before: no frames from CFI, the chain, the scan.
+func TestUnwindCFIUnreadableStack(t *testing.T) {
+	c := cfiCode(t)
+	// sp such that the leaf's CFA (sp + 0x60) is unmapped: the first page.
+	frames, _ := unwindValidated(c.leafPC, 0x10, 0, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.leafPC}, frames)
+}
+
+// End to end: abort() from C on a Go thread (the cgo call runs on the
+// system stack, where the runtime left return addresses of its own). Every
+// frame before cgc_abort is in libc, not a stale runtime address, cgc_abort
+// is followed by its caller, and nothing was scanned.
+func TestAbortOnGoThreadFramesAreExact(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("glibc is built without frame pointers on x86-64; the CFI test code is x86-64 only")
+	}
+	t.Parallel()
+	with := run(t, "c-abort-gothread", true)
+	require.Equal(t, "exit 2", with.status, with.stderr)
+	f := decode(t, with)
+	require.Len(t, f.Records, 1)
+	r := f.Records[0]
+	require.Equal(t, int(syscall.SIGABRT), r.Signal)
+	assert.False(t, r.Flags.Has(flightrec.FlagFramesScanned), "no stack scan: %s", r.Flags)
+	var exe flightrec.Image
+	for _, im := range f.Images {
+		if im.IsMain() {
+			exe = im
+		}
+	}
+	require.NotZero(t, exe.Size)
+	syms := cSymbols(t, with)
+	at := -1
+	for i, pc := range r.Frames {
+		if i > 0 {
+			pc--
+		}
+		if syms.in("cgc_abort", pc) {
+			at = i
+			break
+		}
+		assert.False(t, pc >= exe.Base && pc < exe.Base+exe.Size,
+			"frame %d (%#x) before cgc_abort is in the executable: a stale return address; frames %x", i, r.Frames[i], r.Frames)
+	}
+	require.Positive(t, at, "cgc_abort among the frames %x (%x)", r.Frames, syms["cgc_abort"])
+	require.Greater(t, len(r.Frames), at+1, "cgc_abort's caller follows it")
+	t.Logf("frames %x, cgc_abort at %d, handler %v", r.Frames, at, r.HandlerDuration)
+}
