@@ -3,6 +3,13 @@
 // turned into an envelope, posted, and then deleted (2xx), kept with backoff
 // (5xx, network), kept until the rate limit ends (429) or quarantined
 // (a refusal that can never succeed).
+//
+// The envelope is fitted to Sentry's size limits (sentryevent's budget). If
+// Sentry still says it is too large (413), the report is sent again at once
+// in the smaller form (sentryevent.SmallEventBudget,
+// sentryevent.SmallAttachmentSize); only when that is refused too is it
+// quarantined. A quarantined report was not delivered, and the pass says so:
+// its error matches ErrNotDelivered and ErrRejected.
 package delivery
 
 import (
@@ -17,8 +24,16 @@ import (
 	"github.com/crashguard/crashguard-go/internal/transport"
 )
 
-// ErrNotDelivered is returned when reports remain in the outbox after a pass.
-var ErrNotDelivered = errors.New("delivery: reports remain in the outbox")
+// ErrNotDelivered is returned when reports remain in the outbox after a pass,
+// or were refused and quarantined (then with ErrRejected).
+var ErrNotDelivered = errors.New("delivery: reports not delivered")
+
+// ErrRejected is joined into SendAll's error (with ErrNotDelivered) for each
+// report that was moved to quarantine/ instead of being delivered: Sentry
+// refused it for good (400, 413 even in the smaller form, other 4xx), or it
+// cannot become an event that Sentry would accept. The reason is logged and
+// kept beside the report in quarantine/.
+var ErrRejected = errors.New("delivery: report refused and quarantined, not delivered")
 
 // Sender delivers the reports of one outbox.
 type Sender struct {
@@ -35,8 +50,11 @@ type Sender struct {
 type Stats struct {
 	Delivered   int // accepted by Sentry (2xx) and deleted
 	Dropped     int // dropped by BeforeSend and deleted
-	Quarantined int // refused for good and moved to quarantine/
+	Quarantined int // refused for good (or unreadable) and moved to quarantine/
 	Kept        int // still in the outbox: failed, rate limited, not due, or busy
+	// Shrunk counts the delivered reports that Sentry took only in the
+	// smaller form, after refusing the first as too large.
+	Shrunk int
 }
 
 // SendAll tries every report in the outbox once. With honourBackoff, reports
@@ -68,15 +86,21 @@ func (s *Sender) SendAll(ctx context.Context, honourBackoff bool) (Stats, error)
 			continue
 		}
 		outcome, err := s.sendOne(ctx, e.ID)
-		if err != nil && outcome != kept {
+		if err != nil && outcome != kept && outcome != refused {
 			// The outcome stands (Sentry has it, or it is quarantined), but
 			// the outbox could not record it: a delivered report left behind
 			// is resent and deduplicated by its event id.
 			s.log().Warn("crashguard: outbox update failed", "event_id", e.ID, "err", err)
 		}
 		switch outcome {
-		case delivered:
+		case delivered, deliveredSmall:
 			st.Delivered++
+			if outcome == deliveredSmall {
+				st.Shrunk++
+			}
+		case refused:
+			st.Quarantined++
+			errs = append(errs, fmt.Errorf("%w: report %s: %w", ErrRejected, e.ID, err))
 		case dropped:
 			st.Dropped++
 		case quarantined:
@@ -99,8 +123,10 @@ const (
 	kept outcome = iota
 	delivered
 	dropped
-	quarantined
+	quarantined // unreadable file, moved away by Claim; not a crash to report
+	refused     // quarantined: Sentry refused it, or it cannot be an event
 	gone
+	deliveredSmall // delivered in the smaller form after a 413
 )
 
 func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
@@ -116,26 +142,65 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 	defer c.Release()
 	r := c.Report()
 
-	env, err := sentryevent.Envelope(r, s.Event)
+	env, fit, err := sentryevent.EnvelopeFit(r, s.Event)
 	switch {
 	case errors.Is(err, sentryevent.ErrDropped):
 		s.log().Info("crashguard: report dropped by BeforeSend", "event_id", id)
 		return dropped, c.Delivered()
-	case errors.Is(err, sentryevent.ErrInvalidReport):
-		s.log().Warn("crashguard: report cannot become an event; quarantined", "event_id", id, "err", err)
-		return quarantined, c.Quarantine(err.Error())
+	case errors.Is(err, sentryevent.ErrInvalidReport), errors.Is(err, sentryevent.ErrEventTooLarge):
+		s.log().Warn("crashguard: report cannot become an event Sentry accepts; quarantined", "event_id", id, "err", err)
+		return refused, errors.Join(err, c.Quarantine(err.Error()))
 	case err != nil:
 		// BeforeSend panicked, or a marshal failure: nothing the network can
 		// fix, but the user's callback may be fixed by the next release.
 		return kept, c.Failed(err, 0)
 	}
+	if fit.Trimmed() {
+		s.log().Info("crashguard: event fitted to Sentry's size limit", "event_id", id, "event_bytes", fit.EventSize,
+			"threads", fit.Threads, "folded", fit.ThreadsFolded, "omitted", fit.ThreadsOmitted,
+			"values_cut", fit.ValuesCut, "attachments_cut", fit.AttachmentsCut)
+	}
 
 	res := s.Transport.Send(ctx, env)
 	s.storeRateLimits(res)
+	small := false
+	if res.Outcome == transport.Rejected && errors.Is(res.Err, transport.ErrTooLarge) {
+		// Sentry's limit is tighter than the budget (a self-hosted Relay, a
+		// proxy): send the smaller form at once, if there is one. Sentry
+		// asks SDKs not to resend a refused envelope; this one is different.
+		first := res
+		opts := s.Event
+		opts.MaxEventSize = min(positive(opts.MaxEventSize, sentryevent.SmallEventBudget), sentryevent.SmallEventBudget)
+		opts.MaxAttachmentSize = min(positive(opts.MaxAttachmentSize, sentryevent.SmallAttachmentSize), sentryevent.SmallAttachmentSize)
+		env2, fit2, err := sentryevent.EnvelopeFit(r, opts)
+		switch {
+		case err != nil || len(env2) >= len(env):
+			why := fmt.Errorf("HTTP 413 too large: refused with a %d-byte event item and a %d-byte envelope, which cannot be made smaller: %w",
+				fit.EventSize, len(env), errors.Join(first.Err, err))
+			s.log().Warn("crashguard: Sentry refused the report as too large; quarantined", "event_id", id, "status", first.StatusCode, "err", first.Err)
+			return refused, errors.Join(why, c.Quarantine(why.Error()))
+		}
+		s.log().Info("crashguard: Sentry refused the report as too large; sending it smaller", "event_id", id,
+			"status", first.StatusCode, "event_bytes", fit.EventSize, "smaller_event_bytes", fit2.EventSize,
+			"envelope_bytes", len(env), "smaller_envelope_bytes", len(env2))
+		res = s.Transport.Send(ctx, env2)
+		s.storeRateLimits(res)
+		small = true
+		if res.Outcome == transport.Rejected && !errors.Is(res.Err, transport.ErrUnauthorized) {
+			why := fmt.Errorf("HTTP 413 too large: refused with a %d-byte event item (%d-byte envelope), then with %d bytes (%d-byte envelope): %w",
+				fit.EventSize, len(env), fit2.EventSize, len(env2), res.Err)
+			s.log().Warn("crashguard: Sentry refused the report as too large, also smaller; quarantined", "event_id", id,
+				"status", res.StatusCode, "err", res.Err)
+			return refused, errors.Join(why, c.Quarantine(why.Error()))
+		}
+	}
 	log := s.log().With("event_id", id, "status", res.StatusCode, "outcome", res.Outcome.String())
 	switch res.Outcome {
 	case transport.Delivered:
-		log.Info("crashguard: report delivered")
+		log.Info("crashguard: report delivered", "body_bytes", res.BodySize, "smaller_form", small)
+		if small {
+			return deliveredSmall, c.Delivered()
+		}
 		return delivered, c.Delivered()
 	case transport.Rejected:
 		if errors.Is(res.Err, transport.ErrUnauthorized) {
@@ -145,7 +210,7 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 			return kept, errors.Join(res.Err, c.Failed(res.Err, 0))
 		}
 		log.Warn("crashguard: Sentry refused the report for good; quarantined", "err", res.Err)
-		return quarantined, c.Quarantine(res.Err.Error())
+		return refused, errors.Join(res.Err, c.Quarantine(res.Err.Error()))
 	case transport.RateLimited:
 		log.Info("crashguard: rate limited; report kept", "retry_after", res.RetryAfter)
 		return kept, errors.Join(res.Err, c.Failed(res.Err, res.RetryAfter))
@@ -153,6 +218,14 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 		log.Info("crashguard: delivery failed; report kept", "err", res.Err)
 		return kept, errors.Join(res.Err, c.Failed(res.Err, res.RetryAfter))
 	}
+}
+
+// positive is v, or def when v is not set.
+func positive(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // storeRateLimits records the limits Sentry announced, on any answer (a 2xx

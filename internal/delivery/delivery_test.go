@@ -2,10 +2,12 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,20 +153,151 @@ func TestSentryRateLimitsHeaderOnAcceptedEnvelopeIsStored(t *testing.T) {
 	assert.True(t, limited)
 }
 
-func TestPermanentRejectionQuarantinesWithReason(t *testing.T) {
-	for _, status := range []int{400, 413} {
-		t.Run(strconv.Itoa(status), func(t *testing.T) {
+func TestPermanentRejectionQuarantinesWithReasonAndSaysSo(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		reason string
+	}{
+		{400, `transport: envelope rejected: HTTP 400: {"detail":"injected 400"}`},
+		// A small report has no smaller form: no second request.
+		{413, `HTTP 413 too large: refused with a `},
+	} {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			f := newFixture(t, id1)
-			f.recv.RejectNext(1, status)
+			f.recv.RejectNext(1, tc.status)
 			st, err := f.s.SendAll(context.Background(), false)
-			require.NoError(t, err)
+			require.ErrorIs(t, err, ErrNotDelivered, "a refused report is not delivered")
+			require.ErrorIs(t, err, ErrRejected)
 			assert.Equal(t, Stats{Quarantined: 1}, st)
 			assert.Empty(t, f.pending(t))
+			assert.Equal(t, 1, f.recv.Counts().Requests)
 			reason, err := os.ReadFile(filepath.Join(f.ob.Dir(), "quarantine", id1+".json.reason"))
 			require.NoError(t, err)
-			assert.Contains(t, string(reason), strconv.Itoa(status))
+			assert.Contains(t, string(reason), tc.reason)
 		})
 	}
+}
+
+// bigReport is a crash with n other goroutines, each with its own stack, and
+// its crash output, as traceback "all" prints it.
+func bigReport(id string, n int) *report.Report {
+	r := sampleReport(id)
+	r.Process.Traceback = "all"
+	crashed := &r.Goroutines[0]
+	crashed.Frames = nil
+	var out strings.Builder
+	out.WriteString("panic: boom\n\ngoroutine 1 [running]:\n")
+	for i := range 40 {
+		fn := fmt.Sprintf("main.step%d", i)
+		crashed.Frames = append(crashed.Frames, report.Frame{Function: fn, Package: "main", File: "/src/main.go", Line: 100 + i, InApp: true})
+		fmt.Fprintf(&out, "%s(...)\n\t/src/main.go:%d +0x1d\n", fn, 100+i)
+	}
+	for i := range n {
+		g := report.Goroutine{ID: int64(i + 2), State: "chan receive"}
+		fmt.Fprintf(&out, "\ngoroutine %d [chan receive]:\n", i+2)
+		for d := range 6 {
+			fn := fmt.Sprintf("main.worker%d.func%d", i, d)
+			g.Frames = append(g.Frames, report.Frame{Function: fn, Package: "main", File: "/src/worker.go", Line: 10 + d, InApp: true})
+			fmt.Fprintf(&out, "%s()\n\t/src/worker.go:%d +0x1d\n", fn, 10+d)
+		}
+		r.Goroutines = append(r.Goroutines, g)
+	}
+	r.CrashOutput = out.String()
+	return r
+}
+
+func putBig(t *testing.T, f *fixture, id string, n int) *report.Report {
+	t.Helper()
+	r := bigReport(id, n)
+	require.NoError(t, f.ob.Put(r))
+	return r
+}
+
+// crashedFrames is the functions of the exception's frames, innermost first.
+func crashedFrames(t *testing.T, ev map[string]any) []string {
+	t.Helper()
+	vals := ev["exception"].(map[string]any)["values"].([]any)
+	frames := vals[len(vals)-1].(map[string]any)["stacktrace"].(map[string]any)["frames"].([]any)
+	var out []string
+	for i := len(frames) - 1; i >= 0; i-- {
+		fr := frames[i].(map[string]any)
+		out = append(out, fmt.Sprint(fr["module"], ".", fr["function"]))
+	}
+	return out
+}
+
+func TestTenThousandGoroutinesArriveUnderRelaysLimitsGzipped(t *testing.T) {
+	f := newFixture(t)
+	f.recv.SetLimits(sentrytest.RelayLimits)
+	r := putBig(t, f, id1, 10000)
+
+	st, err := f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Delivered: 1}, st)
+	assert.Equal(t, 1, f.recv.Counts().Requests, "fitted the first time")
+	evs := f.recv.Events()
+	require.Len(t, evs, 1)
+	ev := evs[0]
+	require.NoError(t, ev.SchemaErr)
+	assert.LessOrEqual(t, len(ev.Raw), sentryevent.DefaultEventBudget)
+	assert.Equal(t, "gzip", ev.ContentEncoding)
+	t.Logf("10,001 goroutines: event %d bytes, envelope %d bytes, %d on the wire (%.1fx)",
+		len(ev.Raw), ev.DecodedSize, ev.BodySize, float64(ev.DecodedSize)/float64(ev.BodySize))
+
+	var want []string
+	for _, fr := range r.Goroutines[0].Frames {
+		want = append(want, fr.Function)
+	}
+	assert.Equal(t, want, crashedFrames(t, ev.Event))
+	c := ev.Event["contexts"].(map[string]any)["crashguard"].(map[string]any)
+	threads := ev.Event["threads"].(map[string]any)["values"].([]any)
+	assert.Equal(t, fmt.Sprint(len(threads)), fmt.Sprint(c["threads_sent"]))
+	assert.Equal(t, fmt.Sprint(10001-len(threads)), fmt.Sprint(c["threads_omitted"]))
+	assert.Equal(t, map[string]any{"chan receive": json.Number(fmt.Sprint(10001 - len(threads)))}, c["threads_omitted_by_state"])
+	require.Len(t, ev.Attachments, 1)
+	assert.True(t, r.CrashOutput == string(ev.Attachments[0].Data), "the whole crash output is attached")
+}
+
+func TestTooLargeIsSentAgainSmallerAtOnce(t *testing.T) {
+	f := newFixture(t)
+	// A Relay configured tighter than the default budget.
+	f.recv.SetLimits(sentrytest.Limits{MaxEventSize: 300_000})
+	putBig(t, f, id1, 3000)
+
+	st, err := f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Delivered: 1, Shrunk: 1}, st)
+	assert.Equal(t, sentrytest.Counts{Requests: 2, Accepted: 1, Rejected: 1}, f.recv.Counts())
+	evs := f.recv.Events()
+	require.Len(t, evs, 1)
+	assert.LessOrEqual(t, len(evs[0].Raw), sentryevent.SmallEventBudget)
+	require.NoError(t, evs[0].SchemaErr)
+	assert.Empty(t, f.pending(t))
+}
+
+func TestTooLargeTwiceIsQuarantinedAndFlushSaysSo(t *testing.T) {
+	f := newFixture(t)
+	putBig(t, f, id1, 3000)
+	f.recv.RejectNext(2, 413)
+
+	st, err := f.s.SendAll(context.Background(), false)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	require.ErrorIs(t, err, ErrRejected)
+	require.ErrorIs(t, err, transport.ErrTooLarge)
+	assert.Equal(t, Stats{Quarantined: 1}, st)
+	assert.Equal(t, 2, f.recv.Counts().Requests, "the smaller form was tried once")
+	assert.Empty(t, f.pending(t), "not pending: quarantined")
+	reason, err := os.ReadFile(filepath.Join(f.ob.Dir(), "quarantine", id1+".json.reason"))
+	require.NoError(t, err)
+	assert.Contains(t, string(reason), "HTTP 413 too large: refused with a ")
+	assert.Contains(t, string(reason), "then with ")
+	_, err = os.Stat(filepath.Join(f.ob.Dir(), "quarantine", id1+".json"))
+	assert.NoError(t, err, "the report itself is kept in quarantine")
+
+	// A later pass has nothing to send and nothing to complain about.
+	st, err = f.s.SendAll(context.Background(), false)
+	require.NoError(t, err)
+	assert.Equal(t, Stats{}, st)
 }
 
 func TestUnauthorizedDSNKeepsTheReport(t *testing.T) {
