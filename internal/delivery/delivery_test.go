@@ -300,6 +300,21 @@ func TestTooLargeTwiceIsQuarantinedAndFlushSaysSo(t *testing.T) {
 	assert.Equal(t, Stats{}, st)
 }
 
+func TestEventTooLargeEvenAtItsSmallestIsQuarantinedAndSaysSo(t *testing.T) {
+	f := newFixture(t, id1)
+	f.s.Event.BeforeSend = func(ev *sentry.Event) *sentry.Event {
+		ev.Contexts["blob"] = sentry.Context{"x": strings.Repeat("x", 2<<20)}
+		return ev
+	}
+	st, err := f.s.SendAll(context.Background(), false)
+	require.ErrorIs(t, err, ErrNotDelivered)
+	require.ErrorIs(t, err, ErrRejected)
+	require.ErrorIs(t, err, sentryevent.ErrEventTooLarge)
+	assert.Equal(t, Stats{Quarantined: 1}, st)
+	assert.Zero(t, f.recv.Counts().Requests, "nothing Sentry would refuse is sent")
+	assert.Empty(t, f.pending(t))
+}
+
 func TestUnauthorizedDSNKeepsTheReport(t *testing.T) {
 	f := newFixture(t, id1)
 	f.recv.RejectNext(1, 401)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/getsentry/sentry-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -387,4 +388,17 @@ func TestBudgetOptionIsClamped(t *testing.T) {
 	assert.Equal(t, MinEventBudget, Options{MaxEventSize: 10}.eventBudget())
 	assert.Equal(t, DefaultMaxAttachmentSize, Options{MaxAttachmentSize: 1 << 30}.attachmentBudget())
 	assert.Equal(t, minAttachmentSize, Options{MaxAttachmentSize: 1}.attachmentBudget())
+}
+
+func TestEventThatCannotFitIsAnError(t *testing.T) {
+	r := distinctReport(100)
+	opts := Options{BeforeSend: func(ev *sentry.Event) *sentry.Event {
+		ev.Contexts["blob"] = sentry.Context{"x": strings.Repeat("x", 2<<20)}
+		return ev
+	}}
+	_, fit, err := EnvelopeFit(r, opts)
+	require.ErrorIs(t, err, ErrEventTooLarge)
+	assert.Equal(t, 1, fit.Threads, "every goroutine but the crashed one was left out first")
+	assert.Equal(t, 100, fit.ThreadsOmitted)
+	assert.Greater(t, fit.EventSize, MaxEventSize)
 }
