@@ -165,7 +165,6 @@ func fitEvent(ev *sentry.Event, x *extras, r *report.Report, opts Options) ([]by
 	ev.Threads = nil
 	noteFit(ev, fit, map[string]int{}) // reserve the summary's keys
 	base, err := canonicalize(ev, x)
-	var body []byte
 	if err != nil {
 		return nil, fit, err
 	}
@@ -199,7 +198,7 @@ func fitEvent(ev *sentry.Event, x *extras, r *report.Report, opts Options) ([]by
 		}
 		f.Threads = len(ev.Threads)
 		noteFit(ev, f, omitted)
-		body, err = canonicalize(ev, x)
+		body, err := canonicalize(ev, x)
 		if err != nil {
 			return nil, fit, err
 		}
