@@ -173,10 +173,9 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 		opts.MaxEventSize = min(positive(opts.MaxEventSize, sentryevent.SmallEventBudget), sentryevent.SmallEventBudget)
 		opts.MaxAttachmentSize = min(positive(opts.MaxAttachmentSize, sentryevent.SmallAttachmentSize), sentryevent.SmallAttachmentSize)
 		env2, fit2, err := sentryevent.EnvelopeFit(r, opts)
-		switch {
-		case err != nil || len(env2) >= len(env):
-			why := fmt.Errorf("HTTP 413 too large: refused with a %d-byte event item and a %d-byte envelope, which cannot be made smaller: %w",
-				fit.EventSize, len(env), errors.Join(first.Err, err))
+		if err != nil || len(env2) >= len(env) {
+			why := fmt.Errorf("HTTP %d too large: refused with a %d-byte event item and a %d-byte envelope, which cannot be made smaller: %w",
+				first.StatusCode, fit.EventSize, len(env), errors.Join(first.Err, err))
 			s.log().Warn("crashguard: Sentry refused the report as too large; quarantined", "event_id", id, "status", first.StatusCode, "err", first.Err)
 			return refused, errors.Join(why, c.Quarantine(why.Error()))
 		}
@@ -187,8 +186,8 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 		s.storeRateLimits(res)
 		small = true
 		if res.Outcome == transport.Rejected && !errors.Is(res.Err, transport.ErrUnauthorized) {
-			why := fmt.Errorf("HTTP 413 too large: refused with a %d-byte event item (%d-byte envelope), then with %d bytes (%d-byte envelope): %w",
-				fit.EventSize, len(env), fit2.EventSize, len(env2), res.Err)
+			why := fmt.Errorf("HTTP %d too large: refused with a %d-byte event item (%d-byte envelope), then with %d bytes (%d-byte envelope): %w",
+				first.StatusCode, fit.EventSize, len(env), fit2.EventSize, len(env2), res.Err)
 			s.log().Warn("crashguard: Sentry refused the report as too large, also smaller; quarantined", "event_id", id,
 				"status", res.StatusCode, "err", res.Err)
 			return refused, errors.Join(why, c.Quarantine(why.Error()))
