@@ -17,9 +17,12 @@ var (
 	// build (for example a darwin-only suppression mode on Linux, or the
 	// native layer with cgo off).
 	ErrUnsupported = errors.New("crashguard: not supported on this platform")
-	// ErrNotDelivered means Flush left reports in the outbox: Sentry could
-	// not be reached, answered with an error, or asked for a pause. They are
-	// sent by a later Flush or the next start.
+	// ErrNotDelivered means Flush did not deliver every report: Sentry
+	// could not be reached in time, answered with an error, or asked for a
+	// pause (the reports stay in the outbox for a later Flush or the next
+	// start), or Sentry refused a report for good (400, 413 even after
+	// shrinking) and it was moved to the outbox's quarantine/ with the
+	// reason.
 	ErrNotDelivered = delivery.ErrNotDelivered
 	// ErrNoDSN means Flush had reports to send but no DSN to send them to;
 	// they stay in the outbox.
