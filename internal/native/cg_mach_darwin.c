@@ -2,7 +2,7 @@
 
 /*
  * cg_mach_darwin.c: the darwin side of cg_mach_kernel.h's helpers for the
- * Mach exception server (cg_mach_server.c). The model of xnu in
+ * Mach exception server (cg_mach_server_darwin.c). The model of xnu in
  * internal/native/machsim implements the same functions for the Linux
  * tests; what is here is compile-checked by .ci/darwin-build.sh and runs on
  * the macOS workflow.

@@ -1,5 +1,5 @@
 /*
- * cg_mach_kernel.h: everything the Mach exception server (cg_mach_server.c)
+ * cg_mach_kernel.h: everything the Mach exception server (cg_mach_server_darwin.c)
  * asks of the kernel, in one place.
  *
  * On darwin the server calls the real functions of <mach/mach.h> by their

@@ -322,7 +322,7 @@ typedef struct {
  * count do not fit (MIG_TYPE_ERROR). A non-success RetCode carries no state. */
 int cg_mach_decode_reply(const void *buf, size_t len, int32_t request_id, cg_mach_reply *out);
 
-/* ---- The Mach exception server (cg_mach_server.c): darwin, and the
+/* ---- The Mach exception server (cg_mach_server_darwin.c): darwin, and the
  * model of xnu that tests it (CG_MACHSIM, internal/native/machsim). ---- */
 #if defined(__APPLE__) || defined(CG_MACHSIM)
 /* Result of cg_mach_install. */

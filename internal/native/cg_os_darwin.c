@@ -35,7 +35,7 @@ uint64_t cg_thread_id(void) {
 void cg_os_init(void) {}
 
 /* The child inherited the task's exception ports but none of our threads:
- * put back the handlers we displaced (cg_mach_server.c), so its faults
+ * put back the handlers we displaced (cg_mach_server_darwin.c), so its faults
  * never make a round trip to the parent (xnu ipc_tt.c: ports survive fork
  * and exec). One Mach trap per saved handler: async-signal-safe. */
 void cg_os_after_fork_child(void) { cg_mach_after_fork_child(); }

@@ -23,7 +23,7 @@ import (
 )
 
 // The TestMachSim* tests run the Mach exception server of darwin
-// (cg_mach_server.c, compiled unchanged in internal/native/machsim) against
+// (cg_mach_server_darwin.c, compiled unchanged in internal/native/machsim) against
 // a model of xnu's exception delivery. Each runs in a child process of its
 // own: the model and the server are one per process, and a server that
 // hangs (a faulting thread waits forever, as on a real kernel) must end in

@@ -1,1 +1,1 @@
-../cg_mach_server.c
+../cg_mach_server_darwin.c

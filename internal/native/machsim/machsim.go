@@ -1,7 +1,7 @@
 //go:build cgo && (linux || darwin)
 
 // Package machsim runs crashguard's Mach exception server
-// (internal/native/cg_mach_server.c, the file darwin builds, compiled here
+// (internal/native/cg_mach_server_darwin.c, the file darwin builds, compiled here
 // unchanged) against a model of xnu's Mach IPC and exception delivery, so
 // that its behavior can be tested on Linux: ports as queues with counted
 // rights, exception_triage's order (thread port, task port, then the host's

@@ -56,7 +56,7 @@ int machsim_fork(int immovable);
 /* Runs the server's fork-child handler as task's code would. */
 void machsim_after_fork_child(int task);
 
-/* The server (cg_mach_server.c, renamed). */
+/* The server (cg_mach_server_darwin.c, renamed). */
 int machsim_install(int32_t *kr, const char **what);
 int32_t machsim_crash_port_null(int on);
 int machsim_serving_ended(void);

@@ -2,7 +2,7 @@
 
 /*
  * model.c: a small model of xnu's Mach IPC and exception delivery, for
- * running the real exception server (cg_mach_server.c) on Linux.
+ * running the real exception server (cg_mach_server_darwin.c) on Linux.
  *
  * What it models, and from where (xnu-11417, macOS 15.4):
  *  - Ports with a message queue; one IPC space (this process) whose names
@@ -584,8 +584,14 @@ mach_msg_return_t simk_mach_msg(mach_msg_header_t *msg, mach_msg_option_t option
 static void destroy_named(mach_port_name_t n, int type)
 {
 	sname *e = name_at(n);
-	if (e == NULL)
+	if (e == NULL) {
+		/* libsyscall ignores the error, but the name may have been
+		 * reused by then: a right released twice. */
+		if (MACH_PORT_VALID(n) && type >= MACH_MSG_TYPE_MOVE_RECEIVE &&
+		    type <= MACH_MSG_TYPE_MOVE_SEND_ONCE)
+			violation("mach_msg_destroy of a right not held (released twice?)", (long long)n);
 		return;
+	}
 	if (type == MACH_MSG_TYPE_MOVE_SEND_ONCE) {
 		if (e->sonce) {
 			e->sonce = 0;

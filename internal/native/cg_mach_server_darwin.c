@@ -1,7 +1,7 @@
-//go:build cgo && darwin
+//go:build cgo
 
 /*
- * cg_mach_server.c: the Mach exception server. darwin builds it as part of
+ * cg_mach_server_darwin.c: the Mach exception server. darwin builds it as part of
  * the native layer; internal/native/machsim compiles this same file on Linux
  * against a model of xnu (every kernel call goes through cg_mach_kernel.h),
  * and the TestMachSim* tests drive it through the scenarios of issue 8.
