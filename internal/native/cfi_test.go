@@ -160,3 +160,37 @@ func TestAbortOnGoThreadFramesAreExact(t *testing.T) {
 	require.Greater(t, len(r.Frames), at+1, "cgc_abort's caller follows it")
 	t.Logf("frames %x, cgc_abort at %d, handler %v", r.Frames, at, r.HandlerDuration)
 }
+
+// Code with neither CFI nor frame pointers (musl is built without unwind
+// tables): the scan, with its checks against stale return addresses. A
+// return address after a call into libc (through the PLT) cannot be the
+// caller of a frame in the executable; the scan ends at the first frame
+// record and the chain from it gives the rest, so the stale address above
+// it is never looked at. Word indexes from sp:
+//
+//	 0      stale: after a call to getpid@PLT (into libc)
+//	 3      return into mid
+//	 5..6   a lone pair (a pointer above, then the stale address): one
+//	        link, not a frame record
+//	 8      frame record: next 12, return into nocfi
+//	12      frame record: next 14, return into base
+//	14      0, 0
+//	16      stale, above the frame record
+func TestUnwindScanRejectsStale(t *testing.T) {
+	c := cfiCode(t)
+	m := newCMemory(24)
+	t.Cleanup(m.free)
+	m.set(0, c.scanPltRet)
+	m.set(1, 0x1234)
+	m.set(3, c.scanMidRet)
+	m.set(5, m.addr(9))
+	m.set(6, c.scanPltRet)
+	m.set(8, m.addr(12))
+	m.set(9, c.nocfiRet)
+	m.set(12, m.addr(14))
+	m.set(13, c.baseRet)
+	m.set(16, c.staleRet1)
+	frames, flags := unwindValidated(c.scanLeafPC, m.addr(0), 0x99, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.scanLeafPC, c.scanMidRet, c.nocfiRet, c.baseRet}, frames)
+	assert.True(t, flags.Has(flightrec.FlagFramesScanned), flags.String())
+}

@@ -18,8 +18,16 @@
  *   cg_testcfi_stale  two calls: the return addresses after them are code
  *                     after a call, as stale ones on a stack are.
  *   cg_testcfi_start  the outermost frame: return address undefined.
+ *
+ * And, with no CFI and no frame pointer, for the stack scan:
+ *
+ *   cg_testscan_leaf  the faulting function.
+ *   cg_testscan_mid   calls the leaf.
+ *   cg_testscan_plt   calls getpid through the PLT: the return address after
+ *                     it is code after a call, into another image (libc).
  */
 #include <stdint.h>
+#include <unistd.h>
 
 #if defined(__linux__) && defined(__x86_64__)
 
@@ -133,21 +141,56 @@ __asm__(".text\n"
         "  call cg_testcfi_base\n"
         "  hlt\n"
         ".cfi_endproc\n"
-        ".size cg_testcfi_start, .-cg_testcfi_start\n");
+        ".size cg_testcfi_start, .-cg_testcfi_start\n"
+
+        ".p2align 4\n"
+        ".type cg_testscan_leaf, @function\n"
+        "cg_testscan_leaf:\n"
+        "  subq $0x38, %rsp\n"
+        "cg_testscan_leaf_pc:\n"
+        "  syscall\n"
+        "  addq $0x38, %rsp\n"
+        "  ret\n"
+        ".size cg_testscan_leaf, .-cg_testscan_leaf\n"
+
+        ".p2align 4\n"
+        ".type cg_testscan_mid, @function\n"
+        "cg_testscan_mid:\n"
+        "  subq $0x28, %rsp\n"
+        "  call cg_testscan_leaf\n"
+        "cg_testscan_mid_ret:\n"
+        "  addq $0x28, %rsp\n"
+        "  ret\n"
+        ".size cg_testscan_mid, .-cg_testscan_mid\n"
+
+        ".p2align 4\n"
+        ".type cg_testscan_plt, @function\n"
+        "cg_testscan_plt:\n"
+        "  subq $8, %rsp\n"
+        "  call getpid@PLT\n"
+        "cg_testscan_plt_ret:\n"
+        "  addq $8, %rsp\n"
+        "  ret\n"
+        ".size cg_testscan_plt, .-cg_testscan_plt\n");
 
 extern char cg_testcfi_leaf[], cg_testcfi_leaf_pc[], cg_testcfi_mid_ret[], cg_testcfi_outer_ret[],
     cg_testcfi_nocfi_ret[], cg_testcfi_base_ret[], cg_testcfi_stale_ret1[],
-    cg_testcfi_stale_ret2[], cg_testcfi_start_pc[];
+    cg_testcfi_stale_ret2[], cg_testcfi_start_pc[], cg_testscan_leaf_pc[], cg_testscan_mid_ret[],
+    cg_testscan_plt_ret[];
 
 /* The addresses the tests lay a stack out with, in this order; returns how
  * many (0: no test code on this platform). */
 int cg_test_cfi_addrs(uint64_t *out, int max) {
     const char *a[] = {cg_testcfi_leaf,       cg_testcfi_leaf_pc,    cg_testcfi_mid_ret,
                        cg_testcfi_outer_ret,  cg_testcfi_nocfi_ret,  cg_testcfi_base_ret,
-                       cg_testcfi_stale_ret1, cg_testcfi_stale_ret2, cg_testcfi_start_pc};
+                       cg_testcfi_stale_ret1, cg_testcfi_stale_ret2, cg_testcfi_start_pc,
+                       cg_testscan_leaf_pc,   cg_testscan_mid_ret,   cg_testscan_plt_ret};
     int n = (int)(sizeof a / sizeof a[0]);
     if (max < n)
         return 0;
+    /* Binds getpid's PLT slot (lazy binding) as a call that ran would
+     * have. */
+    (void)getpid();
     for (int i = 0; i < n; i++)
         out[i] = (uint64_t)(uintptr_t)a[i];
     return n;

@@ -21,10 +21,14 @@
  *    code built without frame pointers uses the register for data, and a
  *    garbage frame is worse than none.
  * 3. Stack scan, only when neither gave a caller at all (code without CFI
- *    nor frame pointers). Words of the 2 KiB above sp that point into code
- *    right after a call instruction are taken as return addresses, as
- *    Breakpad's stack scanner does; they may include stale ones, so the
- *    record says CG_FLAG_FRAMES_SCANNED.
+ *    nor frame pointers, e.g. musl). Words of the 2 KiB above sp that point
+ *    into code right after a call instruction are taken as return
+ *    addresses, as Breakpad's stack scanner does, with two checks against
+ *    stale ones: a direct call (through its PLT stub) must go into the
+ *    image of the frame it returns from, and the scan ends at the first
+ *    frame record (two valid links), from which the frame-pointer chain
+ *    goes on. They may still include stale ones, so the record says
+ *    CG_FLAG_FRAMES_SCANNED.
  */
 #include "cg_recorder.h"
 
@@ -137,11 +141,93 @@ static int seen(const uint64_t *frames, uint32_t n, uint64_t v) {
     return 0;
 }
 
-static uint32_t scan(uint64_t sp, uint64_t *frames, uint32_t n, uint32_t max, uint32_t *flags) {
+/* The image (index in the recorder's table) holding a; -1 when none is
+ * known to. */
+static int image_of(uint64_t a) {
+    cg_recorder *rec = cg_recorder_get();
+    if (rec == NULL || a == 0)
+        return -1;
+    uint32_t n = atomic_load_explicit(&rec->hdr->image_count, memory_order_acquire);
+    if (n > rec->image_capacity)
+        n = rec->image_capacity;
+    for (uint32_t i = 0; i < n; i++) {
+        const cg_image *im = &rec->images[i];
+        if (atomic_load_explicit(&im->state, memory_order_acquire) == CG_STATE_COMPLETE &&
+            a >= im->base && a - im->base < im->size)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The function the direct call before ret calls, through its PLT stub when
+ * it is one; 0 when unknown (an indirect call, a lazy stub not yet bound,
+ * other architectures). */
+static uint64_t call_target(uint64_t ret) {
+#if defined(__x86_64__)
+    uint8_t b[5];
+    if (ret < 5 || cg_safe_read(b, ret - 5, 5) != 0 || b[0] != 0xe8)
+        return 0;
+    int32_t rel;
+    memcpy(&rel, b + 1, 4);
+    uint64_t t = ret + (uint64_t)(int64_t)rel;
+    /* PLT stubs: jmp *slot(%rip) (ff 25), bnd jmp (f2 ff 25), either after
+     * endbr64 (f3 0f 1e fa). */
+    uint8_t s[11];
+    if (cg_safe_read(s, t, sizeof s) != 0)
+        return t;
+    static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
+    unsigned at = memcmp(s, endbr64, 4) == 0 ? 4 : 0;
+    if (s[at] == 0xf2)
+        at++;
+    if (at + 6 > sizeof s || s[at] != 0xff || s[at + 1] != 0x25)
+        return t;
+    int32_t disp;
+    memcpy(&disp, s + at + 2, 4);
+    uint64_t slot = t + at + 6 + (uint64_t)(int64_t)disp, g;
+    if (cg_safe_read(&g, slot, 8) != 0 || cg_code_addr(g) != 1)
+        return 0;
+    /* A lazy slot points back into the stub's own image. */
+    return image_of(g) == image_of(t) ? 0 : g;
+#else
+    (void)ret;
+    return 0;
+#endif
+}
+
+/* Reads the 16 bytes of a frame record at a; 0 or -1. */
+static int read_record(uint64_t a, uint64_t pair[2]) { return cg_safe_read(pair, a, 16); }
+
+/* Is a the frame record of a function that called (so [a+8] is a return
+ * address after a call), pointing at another such record above it? Two
+ * links, because a callee-saved rbp pushed next to a return address looks
+ * like one record, and stale pairs in uninitialised locals rarely make two. */
+static int frame_record(uint64_t a, uint64_t hi) {
+    uint64_t p[2], q[2];
+    if ((a & 7) != 0 || read_record(a, p) != 0)
+        return 0;
+    uint64_t next = p[0], ret = cg_strip_pc(p[1]);
+    if ((next & 7) != 0 || next <= a || next > hi - 16 || cg_code_addr(ret) != 1 || !after_call(ret))
+        return 0;
+    if (read_record(next, q) != 0)
+        return 0;
+    uint64_t ret2 = cg_strip_pc(q[1]);
+    return cg_code_addr(ret2) == 1 && after_call(ret2);
+}
+
+/* The stack scan, for code with neither CFI nor frame pointers: words above
+ * sp that point into code right after a call. A candidate is dropped when
+ * its call (through a PLT stub) goes into another image than the frame it
+ * would return from (a stale return address of other code), and the scan
+ * ends at the first frame record (frame_record), where the frame-pointer
+ * chain takes over with exact frames: *anchor gets its address, or 0. */
+static uint32_t scan(uint64_t sp, uint64_t hi, uint64_t *frames, uint32_t n, uint32_t max,
+                     uint32_t *flags, uint64_t *anchor) {
     uint8_t buf[CG_CHUNK];
     uint32_t added = 0;
     uint64_t cur = (sp + 7) & ~(uint64_t)7;
     uint64_t end = cur + CG_SCAN_BYTES;
+    uint64_t inner = frames[n - 1]; /* the frame a candidate returns from */
+    *anchor = 0;
     while (cur < end && added < CG_SCAN_MAX_FRAMES) {
         uint64_t len = chunk_len(cur);
         if (cg_safe_read(buf, cur, (size_t)len) != 0)
@@ -149,18 +235,70 @@ static uint32_t scan(uint64_t sp, uint64_t *frames, uint32_t n, uint32_t max, ui
         for (uint64_t off = 0; off + 8 <= len && added < CG_SCAN_MAX_FRAMES; off += 8) {
             uint64_t w;
             memcpy(&w, buf + off, 8);
+            if (w > cur + off && w <= hi - 16 && frame_record(cur + off, hi)) {
+                *anchor = cur + off;
+                return n;
+            }
             w = cg_strip_pc(w);
             if (cg_code_addr(w) != 1 || seen(frames, n, w) || !after_call(w))
+                continue;
+            uint64_t t = call_target(w);
+            int ti = image_of(t), ii = image_of(inner);
+            if (t != 0 && ti >= 0 && ii >= 0 && ti != ii)
                 continue;
             if (n == max) {
                 *flags |= CG_FLAG_FRAMES_TRUNCATED;
                 return n;
             }
             frames[n++] = w;
+            inner = w;
             added++;
             *flags |= CG_FLAG_FRAMES_SCANNED;
         }
         cur += len;
+    }
+    return n;
+}
+
+/* The frame-pointer chain from the record at cur, within [lo, hi). skip:
+ * a return address not to repeat if the first record holds it (the lr
+ * already taken), or 0. Adds to *chained the frames it found. */
+static uint32_t fp_chain(uint64_t cur, uint64_t lo, uint64_t hi, int validate, uint64_t skip,
+                         uint64_t *frames, uint32_t n, uint32_t max, uint32_t *flags,
+                         uint32_t *chained) {
+    uint8_t buf[CG_CHUNK];
+    uint64_t buf_lo = 0, buf_len = 0;
+    int first = 1;
+    for (;;) {
+        if (cur == 0 || (cur & 7) != 0 || cur < lo || cur > hi - 16)
+            break;
+        if (!(buf_len >= 16 && cur >= buf_lo && cur - buf_lo <= buf_len - 16)) {
+            uint64_t len = chunk_len(cur);
+            if (len < 16)
+                len = 16;
+            if (cg_safe_read(buf, cur, (size_t)len) != 0)
+                break;
+            buf_lo = cur;
+            buf_len = len;
+        }
+        uint64_t pair[2];
+        memcpy(pair, buf + (cur - buf_lo), sizeof pair);
+        uint64_t next = pair[0];
+        uint64_t ret = cg_strip_pc(pair[1]);
+        if (ret == 0 || (validate && cg_code_addr(ret) != 1))
+            break;
+        if (!(first && skip != 0 && ret == skip)) {
+            if (n == max) {
+                *flags |= CG_FLAG_FRAMES_TRUNCATED;
+                break;
+            }
+            frames[n++] = ret;
+            (*chained)++;
+        }
+        first = 0;
+        if (next <= cur)
+            break;
+        cur = next;
     }
     return n;
 }
@@ -230,42 +368,14 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
     }
 
     /* 2. Frame pointers. */
-    uint8_t buf[CG_CHUNK];
-    uint64_t buf_lo = 0, buf_len = 0;
-    int first = 1;
-    for (;;) {
-        if (cur == 0 || (cur & 7) != 0 || cur < lo || cur > hi - 16)
-            break;
-        if (!(buf_len >= 16 && cur >= buf_lo && cur - buf_lo <= buf_len - 16)) {
-            uint64_t len = chunk_len(cur);
-            if (len < 16)
-                len = 16;
-            if (cg_safe_read(buf, cur, (size_t)len) != 0)
-                break;
-            buf_lo = cur;
-            buf_len = len;
-        }
-        uint64_t pair[2];
-        memcpy(pair, buf + (cur - buf_lo), sizeof pair);
-        uint64_t next = pair[0];
-        uint64_t ret = cg_strip_pc(pair[1]);
-        if (ret == 0 || (validate && cg_code_addr(ret) != 1))
-            break;
-        if (!(first && lr_pushed && ret == lr_s)) {
-            if (n == max) {
-                *flags |= CG_FLAG_FRAMES_TRUNCATED;
-                break;
-            }
-            frames[n++] = ret;
-            chained++;
-        }
-        first = 0;
-        if (next <= cur)
-            break;
-        cur = next;
+    n = fp_chain(cur, lo, hi, validate, lr_pushed ? lr_s : 0, frames, n, max, flags, &chained);
+
+    /* 3. Stack scan, up to a frame record, and the chain from there. */
+    if (validate && chained == 0 && !lr_pushed && n < max) {
+        uint64_t anchor;
+        n = scan(sp, hi, frames, n, max, flags, &anchor);
+        if (anchor != 0 && n < max)
+            n = fp_chain(anchor, anchor, hi, validate, 0, frames, n, max, flags, &chained);
     }
-    /* 3. Stack scan. */
-    if (validate && chained == 0 && !lr_pushed && n < max)
-        n = scan(sp, frames, n, max, flags);
     return n;
 }
