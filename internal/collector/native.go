@@ -47,23 +47,44 @@ func readNative(d *runfile.Dead) (*nativeEvidence, error) {
 }
 
 // fatal returns the record that says the process died of a native fault:
-// the newest record the handler marked fatal, or (darwin) a Mach record whose
-// signal never came, which means the thread could not even take a signal
-// frame. nil when there is none.
+// the newest record the handler marked fatal, or (darwin) a Mach record
+// whose signal never came, which means the thread could not even take a
+// signal frame. nil when there is none.
+//
+// A Mach record without a signal is taken as fatal only when nothing says
+// the thread went on: it must be the newest record of its thread (a later
+// record means the thread ran again), not in Go code (Go recovers those),
+// and complete. The server records only what no displaced handler handled
+// and just before it replies (internal/native cg_mach_server_darwin.c), so
+// a handled exception leaves no record and the signal handler's merge
+// window starts at the reply.
 func (n *nativeEvidence) fatal() *flightrec.Record {
 	if n.file == nil {
 		return nil
 	}
+	newest := map[uint64]uint64{} // thread id -> highest seq
+	for i := range n.file.Records {
+		rec := &n.file.Records[i]
+		if seq, ok := newest[rec.ThreadID]; !ok || rec.Seq > seq {
+			newest[rec.ThreadID] = rec.Seq
+		}
+	}
 	var found *flightrec.Record
 	for i := range n.file.Records {
 		rec := &n.file.Records[i]
-		machOnly := rec.Flags&flightrec.FlagFromMach != 0 && rec.Flags&flightrec.FlagFromSignal == 0 &&
-			rec.Flags&flightrec.FlagGoCode == 0
-		if rec.Flags&flightrec.FlagFatal != 0 || machOnly {
+		if rec.Flags.Has(flightrec.FlagFatal) || machOnlyFatal(rec, newest[rec.ThreadID]) {
 			found = rec // records are oldest first: keep the newest
 		}
 	}
 	return found
+}
+
+// machOnlyFatal reports whether rec is a Mach record whose signal never came
+// and whose thread never ran again (newestSeq is its thread's newest record).
+func machOnlyFatal(rec *flightrec.Record, newestSeq uint64) bool {
+	machOnly := rec.Flags.Has(flightrec.FlagFromMach) && !rec.Flags.Has(flightrec.FlagFromSignal) &&
+		!rec.Flags.Has(flightrec.FlagGoCode)
+	return machOnly && !rec.Incomplete && rec.Seq == newestSeq
 }
 
 // matching returns the record of the fault the crash output's signal line
