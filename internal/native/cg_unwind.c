@@ -47,10 +47,16 @@
 #define CG_SCAN_MAX_FRAMES 16u
 
 uint64_t cg_strip_pc(uint64_t pc) {
-#if defined(__aarch64__) || defined(__arm64__)
-    /* User addresses fit in 48 bits on Linux (default VA size) and darwin;
-     * the bits above carry pointer-authentication codes (arm64e) or tags
-     * (TBI) in saved return addresses. */
+#if defined(__APPLE__) && (defined(__aarch64__) || defined(__arm64__))
+    /* macOS arm64 user space is 47 bits (xnu osfmk/mach/arm/vm_param.h
+     * MACH_VM_MAX_ADDRESS_RAW 0x00007FFFFE000000, T0SZ_BOOT 17): the PAC
+     * field starts at bit 47. A plain arm64 process calls arm64e system
+     * libraries whose saved return addresses are signed, and keeping bit 47
+     * fails half of them the code-address check (KSCrash commit 350d9055). */
+    return pc & 0x00007fffffffffffull;
+#elif defined(__aarch64__) || defined(__arm64__)
+    /* Linux arm64: 48-bit user addresses (default VA size); the bits above
+     * carry tags (TBI) or PAC in saved return addresses. */
     return pc & 0x0000ffffffffffffull;
 #else
     return pc;
