@@ -2,7 +2,9 @@ package flightrec
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"runtime"
@@ -52,9 +54,15 @@ func Create(path string) error { return CreateWith(path, Config{}) }
 // CreateWith creates a new flight recorder file at path: a file of its full
 // size with every block allocated now (fallocate where the filesystem has
 // it, else zeros written), so that a full disk cannot turn a crash-time store
-// into SIGBUS, with the header filled in for this process. It fails if path
-// exists (O_EXCL: a symlink planted at path is not followed). The file is
-// 0600.
+// into SIGBUS, with the header filled in for this process. The file is 0600
+// and opened without following a link at path.
+//
+// An existing file at path is never clobbered (the error matches
+// fs.ErrExist), with one exception: a recorder of the default layout in
+// which no record was ever claimed (Unused), which is what runfile.Start
+// hands over from a dead run that ended cleanly. Its blocks are allocated
+// and its record slots still zero, so only its header is rewritten: cheaper
+// than a new file (no inode, no allocation) and the same recorder.
 func CreateWith(path string, cfg Config) error {
 	records := cfg.Records
 	if records == 0 {
@@ -70,16 +78,20 @@ func CreateWith(path string, cfg Config) error {
 	if images < 0 || images > MaxImageCapacity {
 		return fmt.Errorf("flightrec: image capacity %d out of range [0, %d]", images, MaxImageCapacity)
 	}
-	buf := NewImage(records, images)
-	PutHeader(buf, os.Getpid(), time.Now())
+	head := make([]byte, HeaderSize)
+	putStatic(head, records, images)
+	PutHeader(head, os.Getpid(), time.Now())
 
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return reuse(path, records, images, head)
+	}
 	if err != nil {
 		return fmt.Errorf("flightrec: create: %w", err)
 	}
 	// Only the header holds non-zero bytes. Allocating the rest instead of
 	// writing it keeps Install cheap: it runs at every start.
-	if err := writeAllocated(f, buf, HeaderSize); err != nil {
+	if err := writeAllocated(f, head, FileSize(records, images)); err != nil {
 		f.Close()
 		os.Remove(path)
 		return fmt.Errorf("flightrec: write %s: %w", path, err)
@@ -96,8 +108,14 @@ func CreateWith(path string, cfg Config) error {
 // offsets, arch, OS) written. PutHeader adds the process fields. Exposed for
 // tests and tools that build recorder bytes in memory.
 func NewImage(records, imageCapacity int) []byte {
-	size := FileSize(records, imageCapacity)
-	b := make([]byte, size)
+	b := make([]byte, FileSize(records, imageCapacity))
+	putStatic(b, records, imageCapacity)
+	return b
+}
+
+// putStatic writes the static part of the header into b (HeaderSize bytes
+// at least).
+func putStatic(b []byte, records, imageCapacity int) {
 	le := binary.LittleEndian
 	copy(b[hMagic:], Magic)
 	le.PutUint32(b[hVersion:], Version)
@@ -112,8 +130,7 @@ func NewImage(records, imageCapacity int) []byte {
 	le.PutUint32(b[hOS:], uint32(osOf(runtime.GOOS)))
 	le.PutUint32(b[hMaxRegisters:], MaxRegisters)
 	le.PutUint32(b[hMaxFrames:], MaxFrames)
-	le.PutUint64(b[hFileSize:], uint64(size))
-	return b
+	le.PutUint64(b[hFileSize:], uint64(FileSize(records, imageCapacity)))
 }
 
 // PutHeader writes the process fields of the header: pid, start time and the

@@ -42,7 +42,9 @@ func TestCreateHeader(t *testing.T) {
 	assert.Empty(t, f.Images)
 	assert.Empty(t, f.Records)
 
-	// Create never clobbers an existing file.
+	// Create never clobbers an existing file other than an unused
+	// recorder (reuse_test.go).
+	require.NoError(t, os.WriteFile(path, []byte("not a recorder"), 0o600))
 	err = Create(path)
 	assert.ErrorIs(t, err, os.ErrExist)
 }
