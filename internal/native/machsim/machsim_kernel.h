@@ -67,17 +67,17 @@
 	X(EXCEPTION_DEFAULT, 1)                                                                    \
 	X(EXCEPTION_STATE, 2)                                                                      \
 	X(EXCEPTION_STATE_IDENTITY, 3)                                                             \
-	X(EXCEPTION_IDENTITY_PROTECTED, 4)                                                         \
-	X(MAX_TRAILER_SIZE, 68)                                                                    \
-	X(THREAD_STATE_MAX, 1296)
+	X(MAX_TRAILER_SIZE, 68)
 
 /* Differ by architecture. */
 #if defined(__aarch64__) || defined(__arm64__)
-#define CGSIM_ARCH_CONSTANTS(X) X(THREAD_STATE_NONE, 5) X(ARM_THREAD_STATE64, 6)
+#define CGSIM_ARCH_CONSTANTS(X)                                                                    \
+	X(THREAD_STATE_NONE, 5) X(ARM_THREAD_STATE64, 6) X(THREAD_STATE_MAX, 1296)
 #define CGSIM_NATIVE_FLAVOR 6
 #define CGSIM_NATIVE_COUNT 68
 #else
-#define CGSIM_ARCH_CONSTANTS(X) X(THREAD_STATE_NONE, 13) X(x86_THREAD_STATE64, 4)
+#define CGSIM_ARCH_CONSTANTS(X)                                                                    \
+	X(THREAD_STATE_NONE, 13) X(x86_THREAD_STATE64, 4) X(THREAD_STATE_MAX, 614)
 #define CGSIM_NATIVE_FLAVOR 4
 #define CGSIM_NATIVE_COUNT 42
 #endif

@@ -60,9 +60,12 @@
 #define NOTIFY_SIZE 32
 #define NAME_BASE 0x103u
 #define SEND_INVALID_REPLY 0x10000009
-#define MIG_REPLY_MISMATCH (-301)
-#define MIG_TYPE_ERROR (-300)
-#define MIG_SERVER_DIED (-308)
+/* <mach/mig_errors.h>; EXCEPTION_IDENTITY_PROTECTED is newer than some
+ * SDKs (<mach/exception_types.h>, macOS 13). */
+#define SIM_MIG_TYPE_ERROR (-300)
+#define SIM_MIG_REPLY_MISMATCH (-301)
+#define SIM_MIG_SERVER_DIED (-308)
+#define SIM_EXCEPTION_IDENTITY_PROTECTED 4
 
 enum { K_PLAIN = 0, K_TASK, K_THREAD, K_KREPLY };
 enum { RX_SPACE = 0, RX_KERNEL = 1 }; /* who holds the receive right */
@@ -791,7 +794,7 @@ static kern_return_t check_registration(int task, exception_mask_t mask, int por
 	 * (ipc_tt.c exception_is_identity_protected). */
 	int base = (int)((unsigned)behavior & ~(unsigned)MACH_EXCEPTION_CODES);
 	if (task >= 0 && m.tasks[task].hardened && port != 0 && base != EXCEPTION_STATE &&
-	    base != EXCEPTION_IDENTITY_PROTECTED)
+	    base != SIM_EXCEPTION_IDENTITY_PROTECTED)
 		return KERN_DENIED;
 	return KERN_SUCCESS;
 }
@@ -1049,23 +1052,23 @@ static kern_return_t check_reply(const smsg *x, int32_t id, int *state_ok)
 	memcpy(&bits, x->bytes, 4);
 	memcpy(&rid, x->bytes + 20, 4);
 	if (rid == MACH_NOTIFY_SEND_ONCE)
-		return MIG_SERVER_DIED;
+		return SIM_MIG_SERVER_DIED;
 	if (rid != id + 100)
-		return MIG_REPLY_MISMATCH;
+		return SIM_MIG_REPLY_MISMATCH;
 	if ((bits & MACH_MSGH_BITS_COMPLEX) || size < 36)
-		return MIG_TYPE_ERROR;
+		return SIM_MIG_TYPE_ERROR;
 	memcpy(&ret, x->bytes + 32, 4);
 	int with_state = id != 2405 && id != 2401;
 	if (ret != KERN_SUCCESS)
-		return size == 36 ? ret : MIG_TYPE_ERROR;
+		return size == 36 ? ret : SIM_MIG_TYPE_ERROR;
 	if (!with_state)
-		return size == 36 ? KERN_SUCCESS : MIG_TYPE_ERROR;
+		return size == 36 ? KERN_SUCCESS : SIM_MIG_TYPE_ERROR;
 	uint32_t n;
 	if (size < 44)
-		return MIG_TYPE_ERROR;
+		return SIM_MIG_TYPE_ERROR;
 	memcpy(&n, x->bytes + 40, 4);
 	if (n > 1296 || size != 44 + 4 * n)
-		return MIG_TYPE_ERROR;
+		return SIM_MIG_TYPE_ERROR;
 	*state_ok = n == CGSIM_NATIVE_COUNT;
 	return KERN_SUCCESS;
 }
@@ -1092,7 +1095,7 @@ static kern_return_t deliver(int th, const sexc *h, int32_t exc, int64_t code, i
 	smsg *x = &m.msgs[r];
 	int state_ok;
 	kern_return_t kr = check_reply(x, id, &state_ok);
-	if (kr == MIG_REPLY_MISMATCH || kr == MIG_TYPE_ERROR) {
+	if (kr == SIM_MIG_REPLY_MISMATCH || kr == SIM_MIG_TYPE_ERROR) {
 		(*rejected)++;
 		if (x->from_space)
 			violation("the server sent a reply the kernel rejects", kr);
