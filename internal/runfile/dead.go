@@ -69,11 +69,16 @@ func List(runs string) ([]string, error) {
 			}
 			continue
 		}
-		// Start creates the run file before any sibling, and Remove
-		// deletes it last, so a sibling without one is an orphan. Only a
-		// regular file: a link or directory at our name was not made by us.
+		// Start creates (or takes over) the run file before any sibling,
+		// and Remove deletes it last, so a sibling without one is an
+		// orphan. Only a regular file: a link or directory at our name was
+		// not made by us. The run file is looked for once more first: a
+		// listing taken while a run starts may show its sibling and miss
+		// the run file itself.
 		if !have[id] && e.Type().IsRegular() {
-			_ = os.Remove(filepath.Join(runs, e.Name()))
+			if _, err := os.Lstat(filepath.Join(runs, id+RunExt)); errors.Is(err, fs.ErrNotExist) {
+				_ = os.Remove(filepath.Join(runs, e.Name()))
+			}
 		}
 	}
 	sort.Strings(ids)

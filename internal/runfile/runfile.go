@@ -32,7 +32,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -67,10 +66,22 @@ type Run struct {
 	// CrashFile is the run file, positioned after the metadata line: hand it
 	// to debug.SetCrashOutput. Its descriptor holds the lock; never close it.
 	CrashFile *os.File
+	// Reused is true when the run's files were taken over from a dead
+	// clean run (the flight recorder, if it had one, is beside it under
+	// this run's name, for flightrec.Create to take over).
+	Reused bool
 }
 
-// Start creates the run file under runs, locks it and writes meta as its
-// first line. The lock is held until the process ends.
+// Start starts this process's run under runs: it locks a run file, writes
+// meta as its first line and keeps the lock until the process ends.
+//
+// The run file is taken over from a dead run that ended cleanly when one
+// is at hand (takeOver): renamed to this run's id and rewritten, with its
+// flight recorder renamed beside it for flightrec.Create to take over too.
+// That costs a rename instead of two file creations, and it is what keeps
+// runs/ bounded however short-lived the program is: every start that finds
+// a clean dead run reuses it instead of adding one. Otherwise a new file is
+// created.
 func Start(runs string, meta *Meta) (*Run, error) {
 	// The collector trusts what it finds in runs/ and removes files there:
 	// never a link to elsewhere, another user's or a shared directory.
@@ -82,11 +93,13 @@ func Start(runs string, meta *Meta) (*Run, error) {
 		return nil, err
 	}
 	meta.RunID = id
-	line, err := json.Marshal(meta)
-	if err != nil {
-		return nil, fmt.Errorf("runfile: encode meta: %w", err)
-	}
+	line := append(appendMeta(make([]byte, 0, 4096), meta), '\n')
 	r := &Run{ID: id, Runs: runs}
+	if f := r.takeOver(line); f != nil {
+		r.CrashFile = f
+		r.Reused = true
+		return r, nil
+	}
 	f, err := os.OpenFile(r.file(), os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("runfile: create run: %w", err)
@@ -102,7 +115,7 @@ func Start(runs string, meta *Meta) (*Run, error) {
 	// No fsync: if the machine (not the process) dies, the run is lost with
 	// it anyway, and Install must stay cheap. The page cache outlives the
 	// process, which is what matters here.
-	if _, err := f.Write(append(line, '\n')); err != nil {
+	if _, err := f.Write(line); err != nil {
 		_ = f.Close()
 		_ = os.Remove(r.file())
 		return nil, fmt.Errorf("runfile: write meta: %w", err)
