@@ -256,6 +256,56 @@ static mach_msg_timeout_t remaining_ms(uint64_t deadline)
 	return now >= deadline ? 0 : (mach_msg_timeout_t)(deadline - now);
 }
 
+/* Sends f (encoded as request id) to the displaced handler and waits for
+ * its reply until deadline. On KERN_SUCCESS *rep is the decoded reply in
+ * g.fwd; either way the caller ends with exchange_done(*reply). Send and
+ * receive are separate calls so one deadline covers both (a combined call
+ * times each half on its own). */
+static kern_return_t exchange(cg_mach_forward *f, int32_t id, uint64_t deadline,
+			      cg_mach_reply *rep, mach_port_t *reply)
+{
+	*reply = MACH_PORT_NULL;
+	if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, reply) != KERN_SUCCESS)
+		return KERN_FAILURE;
+	f->reply_port = *reply;
+	size_t size = cg_mach_encode_forward(f, g.fwd.bytes, sizeof g.fwd.bytes);
+	if (size == 0)
+		return KERN_FAILURE;
+	/* MAKE_SEND_ONCE of our reply port, COPY_SEND of the rest (we keep our
+	 * own references). */
+	mach_msg_return_t mr = mach_msg(&g.fwd.head, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+					(mach_msg_size_t)size, 0, MACH_PORT_NULL,
+					remaining_ms(deadline), MACH_PORT_NULL);
+	if (mr != MACH_MSG_SUCCESS) {
+		/* Among the failures: MACH_SEND_INVALID_RIGHT when a port may not
+		 * move on. Other send errors leave the rights to the kernel, as
+		 * in mach_msg_server. */
+		if (send_failed_recoverably(mr))
+			consume_unsent(&g.fwd.head);
+		return KERN_FAILURE;
+	}
+	do {
+		mr = mach_msg(&g.fwd.head, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0,
+			      (mach_msg_size_t)sizeof g.fwd.bytes, *reply, remaining_ms(deadline),
+			      MACH_PORT_NULL);
+	} while (mr == MACH_RCV_INTERRUPTED && remaining_ms(deadline) > 0);
+	/* MACH_RCV_TIMED_OUT: the handler keeps a send-once right to a port
+	 * that dies in exchange_done; nobody waits on it. */
+	if (mr != MACH_MSG_SUCCESS)
+		return KERN_FAILURE;
+	kern_return_t kr = KERN_FAILURE;
+	if (cg_mach_decode_reply(g.fwd.bytes, g.fwd.head.msgh_size, id, rep) == CG_MACH_OK)
+		kr = rep->retcode;
+	mach_msg_destroy(&g.fwd.head); /* a reply carries no rights; be sure */
+	return kr;
+}
+
+static void exchange_done(mach_port_t reply)
+{
+	if (reply != MACH_PORT_NULL)
+		destroy_receive_right(reply);
+}
+
 /* Sends req to a handler registered with behavior/flavor, waits for its
  * answer until one deadline for the whole exchange, and returns its RetCode
  * as the kernel would have obtained it (xnu exception.c exception_deliver;
@@ -293,62 +343,62 @@ static kern_return_t forward_exception(const cg_mach_request *req, mach_port_t p
 		f.state_count = count;
 	}
 
-	mach_port_t reply = MACH_PORT_NULL;
-	if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &reply) != KERN_SUCCESS)
-		return KERN_FAILURE;
-	f.reply_port = reply;
-	size_t size = cg_mach_encode_forward(&f, g.fwd.bytes, sizeof g.fwd.bytes);
-	if (size == 0) {
-		destroy_receive_right(reply);
-		return KERN_FAILURE;
-	}
-
-	/* MAKE_SEND_ONCE of our reply port, COPY_SEND of the rest (we keep our
-	 * own references). Send and receive are separate calls so one deadline
-	 * covers both (a combined call times each half on its own). */
-	mach_msg_return_t mr = mach_msg(&g.fwd.head, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
-					(mach_msg_size_t)size, 0, MACH_PORT_NULL,
-					remaining_ms(deadline), MACH_PORT_NULL);
-	if (mr != MACH_MSG_SUCCESS) {
-		/* Among the failures: MACH_SEND_INVALID_RIGHT when a port may not
-		 * move on. Other send errors leave the rights to the kernel, as
-		 * in mach_msg_server. */
-		if (send_failed_recoverably(mr))
-			consume_unsent(&g.fwd.head);
-		destroy_receive_right(reply);
-		return KERN_FAILURE;
-	}
-	do {
-		mr = mach_msg(&g.fwd.head, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0,
-			      (mach_msg_size_t)sizeof g.fwd.bytes, reply, remaining_ms(deadline),
-			      MACH_PORT_NULL);
-	} while (mr == MACH_RCV_INTERRUPTED && remaining_ms(deadline) > 0);
-	if (mr != MACH_MSG_SUCCESS) {
-		/* MACH_RCV_TIMED_OUT: the handler keeps a send-once right to a
-		 * port that dies now; nobody waits on it. */
-		destroy_receive_right(reply);
-		return KERN_FAILURE;
-	}
-
 	cg_mach_reply rep;
-	kern_return_t kr = KERN_FAILURE;
-	if (cg_mach_decode_reply(g.fwd.bytes, g.fwd.head.msgh_size, id, &rep) == CG_MACH_OK) {
-		kr = rep.retcode;
-		/* The kernel applies new_state on success for EXCEPTION_STATE
-		 * always, but for STATE_IDENTITY only when it sent a control
-		 * port, which outside Developer Mode it does not (xnu-11417
-		 * exception.c exception_deliver, ip_kotype == IKOT_THREAD_CONTROL
-		 * check): do the same; our own reply carries no state. */
-		if (kr == KERN_SUCCESS && with_state && !identity) {
-			memcpy(g.fwd_state, rep.state, 4 * (size_t)rep.state_count);
-			if (thread_set_state((thread_t)req->thread_port, rep.flavor, g.fwd_state,
-					     rep.state_count) != KERN_SUCCESS)
-				kr = KERN_FAILURE; /* a signal, never a loop */
-		}
+	mach_port_t reply;
+	kern_return_t kr = exchange(&f, id, deadline, &rep, &reply);
+	/* The kernel applies new_state on success for EXCEPTION_STATE always,
+	 * but for STATE_IDENTITY only when it sent a control port, which
+	 * outside Developer Mode it does not (xnu-11417 exception.c
+	 * exception_deliver, ip_kotype == IKOT_THREAD_CONTROL): do the same;
+	 * our own reply carries no state. */
+	if (kr == KERN_SUCCESS && with_state && !identity) {
+		memcpy(g.fwd_state, rep.state, 4 * (size_t)rep.state_count);
+		if (thread_set_state((thread_t)req->thread_port, rep.flavor, g.fwd_state,
+				     rep.state_count) != KERN_SUCCESS)
+			kr = KERN_FAILURE; /* a signal, never a loop */
 	}
-	mach_msg_destroy(&g.fwd.head); /* a reply carries no rights; be sure */
-	destroy_receive_right(reply);
+	exchange_done(reply);
 	return kr;
+}
+
+/* A hardened process registered EXCEPTION_STATE (see register_port): the
+ * request carries the thread state but neither thread nor task port. A
+ * displaced handler taking the same flavor as state gets it, and its new
+ * state goes back in our reply for the kernel to apply. Writes the reply
+ * into buf and returns its size, or 0 to answer KERN_FAILURE. Nothing is
+ * recorded: without the thread's identity the record could never meet its
+ * signal and would read as a crash. */
+static size_t forward_state(const cg_mach_request *req, cg_msg_buffer *buf)
+{
+	mach_port_t port;
+	exception_behavior_t behavior;
+	thread_state_flavor_t flavor;
+	if (req->exception != EXC_BAD_ACCESS || !previous_handler(&port, &behavior, &flavor))
+		return 0;
+	int32_t id = cg_mach_forward_id((uint32_t)behavior);
+	if ((id != CG_MACH_ID_RAISE_STATE && id != CG_MACH_ID_EXC_RAISE_STATE) ||
+	    flavor != req->flavor)
+		return 0;
+	cg_mach_forward f;
+	memset(&f, 0, sizeof f);
+	f.dest_port = port;
+	f.behavior = (uint32_t)behavior;
+	f.exception = req->exception;
+	f.code_count = req->code_count;
+	f.code[0] = req->code[0];
+	f.code[1] = req->code[1];
+	f.flavor = req->flavor;
+	f.state = req->state;
+	f.state_count = req->state_count;
+	cg_mach_reply rep;
+	mach_port_t reply;
+	size_t size = 0;
+	if (exchange(&f, id, cg_mach_now_ms() + CG_MACH_FORWARD_DEADLINE_MS, &rep, &reply) ==
+	    KERN_SUCCESS)
+		size = cg_mach_encode_reply_state(req, KERN_SUCCESS, rep.flavor, rep.state,
+						  rep.state_count, buf->bytes, sizeof buf->bytes);
+	exchange_done(reply);
+	return size;
 }
 
 /* Passes a foreign task's request (a child that inherited the port across
@@ -428,6 +478,18 @@ static kern_return_t handle_exception(const cg_mach_request *req)
 	return KERN_FAILURE;
 }
 
+/* Sends the reply encoded in buf; returns 1 (the reply right was
+ * consumed, sent or released). */
+static int send_encoded(cg_msg_buffer *buf, size_t size)
+{
+	mach_msg_return_t mr = mach_msg(&buf->head, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+					(mach_msg_size_t)size, 0, MACH_PORT_NULL,
+					CG_MACH_REPLY_TIMEOUT_MS, MACH_PORT_NULL);
+	if (send_failed_recoverably(mr))
+		consume_unsent(&buf->head);
+	return 1;
+}
+
 /* Answers req with retcode from buf; returns 1 if the reply right was
  * consumed. */
 static int send_reply(const cg_mach_request *req, kern_return_t retcode, cg_msg_buffer *buf)
@@ -435,14 +497,7 @@ static int send_reply(const cg_mach_request *req, kern_return_t retcode, cg_msg_
 	if (req->reply_port == MACH_PORT_NULL)
 		return 0;
 	size_t size = cg_mach_encode_reply(req, retcode, buf->bytes, sizeof buf->bytes);
-	if (size == 0)
-		return 0;
-	mach_msg_return_t mr = mach_msg(&buf->head, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
-					(mach_msg_size_t)size, 0, MACH_PORT_NULL,
-					CG_MACH_REPLY_TIMEOUT_MS, MACH_PORT_NULL);
-	if (send_failed_recoverably(mr))
-		consume_unsent(&buf->head);
-	return 1;
+	return size != 0 && send_encoded(buf, size);
 }
 
 /* Decodes msg, lets handle answer a well-formed request of our own task
@@ -476,8 +531,19 @@ static void serve_message(mach_msg_header_t *msg, cg_msg_buffer *reply,
 		} else {
 			retcode = handle(&req);
 		}
+	} else if (req.id == CG_MACH_ID_RAISE_STATE && handle == handle_exception) {
+		/* A hardened process's registration (register_port). */
+		size_t size = forward_state(&req, reply);
+		if (size != 0) {
+			if (send_encoded(reply, size))
+				msg->msgh_remote_port = MACH_PORT_NULL;
+			mach_msg_destroy(msg);
+			return;
+		}
+	} else if (req.id == CG_MACH_ID_RAISE_STATE) {
+		retcode = handle(&req); /* the second level of a hardened process */
 	}
-	/* else 2406/2407: we registered EXCEPTION_DEFAULT; KERN_FAILURE. */
+	/* else 2407: not a behavior we register; KERN_FAILURE. */
 	if (send_reply(&req, retcode, reply))
 		msg->msgh_remote_port = MACH_PORT_NULL;
 	mach_msg_destroy(msg);
@@ -548,9 +614,14 @@ static void *serving_thread(void *arg)
 
 	/* Second level for this thread's own faults (see the file comment). */
 	thread_act_t self = mach_thread_self();
-	(void)thread_set_exception_ports(self, EXC_MASK_BAD_ACCESS, port2,
-					 (exception_behavior_t)(EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES),
-					 THREAD_STATE_NONE);
+	if (thread_set_exception_ports(self, EXC_MASK_BAD_ACCESS, port2,
+				       (exception_behavior_t)(EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES),
+				       THREAD_STATE_NONE) == KERN_DENIED)
+		/* A hardened process: see register_port. */
+		(void)thread_set_exception_ports(
+		    self, EXC_MASK_BAD_ACCESS, port2,
+		    (exception_behavior_t)(EXCEPTION_STATE | MACH_EXCEPTION_CODES),
+		    cg_mach_native_flavor());
 	(void)mach_port_deallocate(mach_task_self(), self);
 	/* Created with every signal blocked (no handler may run here for a
 	 * signal meant for another thread); the synchronous ones must land. */
@@ -575,7 +646,8 @@ static kern_return_t handle_own_fault(const cg_mach_request *req)
 	 * to the displaced handlers so the next level is not us. */
 	restore_task_handlers(mach_task_self());
 	cg_set_mach_layer(0);
-	record_exception(req);
+	if (req->thread_port != MACH_PORT_NULL) /* not in a hardened process (2406) */
+		record_exception(req);
 	return KERN_FAILURE;
 }
 
@@ -600,11 +672,26 @@ static void *second_level_thread(void *arg)
 static kern_return_t register_port(mach_port_t port)
 {
 	exception_behavior_t behavior = (exception_behavior_t)(EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES);
+	thread_state_flavor_t flavor = THREAD_STATE_NONE;
 	g.prev.count = EXC_TYPES_COUNT;
 	kern_return_t kr = task_swap_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, port,
-						     behavior, THREAD_STATE_NONE, g.prev.masks,
-						     &g.prev.count, g.prev.ports, g.prev.behaviors,
-						     g.prev.flavors);
+						     behavior, flavor, g.prev.masks, &g.prev.count,
+						     g.prev.ports, g.prev.behaviors, g.prev.flavors);
+	if (kr == KERN_DENIED) {
+		/* A hardened process (platform binary, or the
+		 * com.apple.developer.hardened-process entitlement) may only
+		 * register identity-protected behaviors; the refusal comes after
+		 * a guard exception (xnu-11417 osfmk/kern/ipc_tt.c
+		 * set_exception_ports_validation, exception_is_identity_protected).
+		 * EXCEPTION_STATE is allowed: forwarding keeps working, nothing is
+		 * recorded (forward_state). */
+		behavior = (exception_behavior_t)(EXCEPTION_STATE | MACH_EXCEPTION_CODES);
+		flavor = cg_mach_native_flavor();
+		g.prev.count = EXC_TYPES_COUNT;
+		kr = task_swap_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, port, behavior,
+					       flavor, g.prev.masks, &g.prev.count, g.prev.ports,
+					       g.prev.behaviors, g.prev.flavors);
+	}
 	if (kr != KERN_SUCCESS)
 		g.prev.count = 0;
 	g.behavior = behavior;
@@ -679,8 +766,9 @@ int cg_mach_install(int32_t *kr_out, const char **what)
 	}
 	atomic_store_explicit(&g.prev_ready, 1, memory_order_release);
 	/* From now on every SIGSEGV/SIGBUS that is a CPU fault follows a Mach
-	 * record of its thread (cg_fatal.c cg_darwin_cpu_fault). */
-	cg_set_mach_layer(1);
+	 * record of its thread (cg_fatal.c cg_darwin_cpu_fault); not so in a
+	 * hardened process, where nothing is recorded. */
+	cg_set_mach_layer(((unsigned)g.behavior & ~(unsigned)MACH_EXCEPTION_CODES) == EXCEPTION_DEFAULT);
 	g.installed = 1;
 	pthread_mutex_unlock(&g.lock);
 	return CG_MACH_INSTALLED;

@@ -561,3 +561,40 @@ func TestMachSimSourceRules(t *testing.T) {
 		}
 	}
 }
+
+// A hardened process refuses EXCEPTION_DEFAULT (KERN_DENIED): the server
+// registers EXCEPTION_STATE instead, forwards to a displaced state handler
+// and relays its new state, and records nothing (no thread identity).
+func TestMachSimHardenedProcess(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		prev bool
+		mode machsim.PrevMode
+		want machsim.Result
+	}{
+		{"handled", true, machsim.PrevSuccess, machsim.Resumed},
+		{"declined", true, machsim.PrevFailure, machsim.SignalRecovered},
+		{"alone", false, 0, machsim.SignalRecovered},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSim(t)
+			if s == nil {
+				return
+			}
+			machsim.SetHardened(true)
+			if c.prev {
+				machsim.PrevHandler(machsim.ExceptionState|codes64, machsim.NativeFlavor, c.mode)
+			}
+			s.install()
+			const pc = 0x6000
+			th := machsim.NewThread(0, 1010, pc)
+			o := s.fault(th, machsim.KernInvalidAddress, 0xa0, machsim.SigRecover, sigFlagsRecovered)
+			assert.Equal(t, c.want, o.Result, o.Result.String())
+			assert.Equal(t, 0, machsim.Records())
+			if c.want == machsim.Resumed {
+				assert.Equal(t, uint64(pc+4), machsim.ThreadPC(th), "the handler's state, relayed")
+			}
+			s.clean()
+		})
+	}
+}
