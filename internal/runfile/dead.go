@@ -108,7 +108,8 @@ func Claim(runs, id string) (*Dead, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runfile: open run %s: %w", id, err)
 	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
 		_ = f.Close()
 		return nil, fmt.Errorf("runfile: run %s is not a regular file", id)
 	}
@@ -120,8 +121,9 @@ func Claim(runs, id string) (*Dead, error) {
 		return nil, fmt.Errorf("runfile: lock %s: %w", id, err)
 	}
 	// The collector that held the lock before us may have removed the run
-	// already; a lock on an unlinked file protects nothing.
-	if _, err := os.Lstat(d.file()); err != nil {
+	// already, or a start taken it over (renamed it to its own id); a lock
+	// on a file that is no longer the run protects nothing.
+	if li, err := os.Lstat(d.file()); err != nil || !os.SameFile(st, li) {
 		_ = f.Close()
 		return nil, fmt.Errorf("runfile: %s vanished: %w", id, ErrAlive)
 	}

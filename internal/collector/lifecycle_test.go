@@ -1,0 +1,116 @@
+package collector
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/flightrec"
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/runfile"
+)
+
+// startRuns starts n runs at once (all alive while the others start, so
+// none takes another over), each with a recorder, and ends them as an exit
+// does (lock dropped, files left). crash is appended to the first crashes
+// of them before they end.
+func startRuns(t *testing.T, runs string, n, crashes int, crash string) []string {
+	t.Helper()
+	var started []*runfile.Run
+	for i := range n {
+		r, err := runfile.Start(runs, &runfile.Meta{EventID: fmt.Sprintf("%032x", i+1),
+			Process: report.Process{PID: os.Getpid(), StartTime: time.Now(), GOOS: "linux"}})
+		require.NoError(t, err)
+		require.False(t, r.Reused)
+		require.NoError(t, flightrec.Create(r.Path(runfile.FlightName)))
+		if i < crashes {
+			_, err = r.CrashFile.WriteString(crash)
+			require.NoError(t, err)
+		}
+		started = append(started, r)
+	}
+	var ids []string
+	for _, r := range started {
+		require.NoError(t, r.CrashFile.Close())
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+const goPanic = "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:5 +0x1d\nexit status 2\n"
+
+// A pass examines at most DefaultMaxRunsPerPass runs, and removes the clean
+// ones among them without parsing; the next pass goes on from there.
+func TestPassIsBoundedAndCleanRunsGoWithoutParsing(t *testing.T) {
+	f := newFixture(t)
+	startRuns(t, f.runs, 300, 0, "")
+	res, err := f.c.CollectAll()
+	require.NoError(t, err)
+	assert.Equal(t, Result{Clean: DefaultMaxRunsPerPass, Left: 300 - DefaultMaxRunsPerPass}, res)
+	res, err = f.c.CollectAll()
+	require.NoError(t, err)
+	assert.Equal(t, Result{Clean: 300 - DefaultMaxRunsPerPass}, res)
+	des, err := os.ReadDir(f.runs)
+	require.NoError(t, err)
+	assert.Empty(t, des, "every run's files removed")
+	assert.Empty(t, f.pending(t))
+}
+
+// Runs that need parsing are bounded separately: clean ones still go.
+func TestPassBuildsAtMostMaxBuilds(t *testing.T) {
+	f := newFixture(t)
+	startRuns(t, f.runs, 30, 20, goPanic) // 20 crashes, then 10 clean runs
+	res, err := f.c.CollectAll()
+	require.NoError(t, err)
+	assert.Equal(t, Result{Reports: DefaultMaxBuildsPerPass, Clean: 10, Left: 20 - DefaultMaxBuildsPerPass}, res)
+	res, err = f.c.CollectAll()
+	require.NoError(t, err)
+	assert.Equal(t, Result{Reports: 20 - DefaultMaxBuildsPerPass}, res)
+	assert.Len(t, f.pending(t), 20)
+	assert.Empty(t, f.runsLeft(t))
+}
+
+// 1,000 quick clean runs in a row, each ending before any collection, leave
+// one run's files: every start takes the previous one over. A collector
+// pass then leaves nothing.
+func TestThousandQuickCleanRunsStayBounded(t *testing.T) {
+	f := newFixture(t)
+	for i := range 1000 {
+		r, err := runfile.Start(f.runs, &runfile.Meta{EventID: fmt.Sprintf("%032x", i+1),
+			Process: report.Process{PID: os.Getpid(), StartTime: time.Now()}})
+		require.NoError(t, err)
+		require.NoError(t, flightrec.Create(r.Path(runfile.FlightName)))
+		require.NoError(t, r.CrashFile.Close())
+		des, err := os.ReadDir(f.runs)
+		require.NoError(t, err)
+		require.Len(t, des, 2, "after run %d", i)
+	}
+	res, err := f.c.CollectAll()
+	require.NoError(t, err)
+	assert.Equal(t, Result{Clean: 1}, res)
+	des, err := os.ReadDir(f.runs)
+	require.NoError(t, err)
+	assert.Empty(t, des)
+}
+
+// A recorder in which a record was claimed is decoded the full way: a
+// recovered fault in Go code is no crash, and the run is removed as clean.
+func TestUsedRecorderIsDecoded(t *testing.T) {
+	f := newFixture(t)
+	ids := startRuns(t, f.runs, 1, 0, "")
+	path := filepath.Join(f.runs, ids[0]+"."+runfile.FlightName)
+	fl, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = fl.WriteAt([]byte{1}, 88) // header.next_seq
+	require.NoError(t, err)
+	require.NoError(t, fl.Close())
+	f.c.MaxBuilds = 1
+	res, err := f.c.CollectAll()
+	require.NoError(t, err)
+	assert.Equal(t, Result{Clean: 1}, res)
+}
