@@ -60,8 +60,26 @@ func Install(opts Options) (*Guard, error) {
 	installed = g
 	if g.run != nil {
 		g.startBackground()
+		if opts.Monitor {
+			go g.startMonitor() // fork and exec cost Install nothing
+		}
 	}
 	return g, g.err
+}
+
+// Open opens opts.Dir (or CRASHGUARD_DIR, or the default directory) to
+// collect and deliver the crashes of other processes, without capturing
+// this one: what a sidecar, a systemd ExecStopPost= or a cron job does for
+// programs that may never start again (see the crashguard command in
+// crashguard/cmd/crashguard). Flush and Pending work as on an installed
+// Guard; nothing is captured, so RunID is empty and Layers none.
+func Open(opts Options) (*Guard, error) {
+	s := resolve(opts)
+	s.dirs = []string{s.dir}
+	if s.dsnErr != nil {
+		return nil, s.dsnErr
+	}
+	return open(opts, s)
 }
 
 // newGuard is a Guard over s with nothing open yet: on its own, inert.

@@ -58,6 +58,28 @@ type Options struct {
 	// a context deadline always wins. What is not delivered in time stays
 	// in the outbox for the next Flush or start.
 	FlushTimeout time.Duration
+	// Monitor starts, right after Install returns, one helper process per
+	// run that waits for this process to end and then at once collects and
+	// delivers its crash, so that it reaches Sentry even if the program
+	// never starts again. A clean end makes it remove the run's files.
+	// The helper is this program's executable re-executed (or
+	// MonitorExecutable): crashguard's init takes it over before the
+	// program's main package is initialized, but packages initialized
+	// before crashguard run their init functions again there. It runs in a
+	// session of its own, ignores SIGINT/SIGTERM/SIGHUP/SIGQUIT, and gets
+	// the DSN through a pipe, not its environment or argv. It cannot run
+	// BeforeSend: with a BeforeSend set it only collects, and the next
+	// start sends. It does not start in a program that is PID 1 of its
+	// container (it would die with it). Unix only.
+	Monitor bool
+	// MonitorExecutable is the program run as the monitor; empty means
+	// this program itself. It must import crashguard (for example the
+	// crashguard command in crashguard/cmd/crashguard).
+	MonitorExecutable string
+	// MonitorTimeout bounds what the monitor does once the program ended
+	// (collect and deliver); 0 means 30 s. What is not delivered by then
+	// waits in the outbox for the next start.
+	MonitorTimeout time.Duration
 }
 
 // DefaultFlushTimeout is the bound of a Flush whose context has no deadline:

@@ -27,6 +27,7 @@ import (
 	"github.com/crashguard/crashguard-go/internal/flightrec"
 	"github.com/crashguard/crashguard-go/internal/native"
 	"github.com/crashguard/crashguard-go/testprogs/internal/corelimit"
+	"github.com/crashguard/crashguard-go/testprogs/internal/monitorwait"
 )
 
 func main() {
@@ -95,7 +96,10 @@ func main() {
 // installCrashguard installs crashguard the way a user does, so the tests
 // in crashguard/ see native crashes end to end.
 func installCrashguard(suppress bool, toggle string) {
-	g, err := crashguard.Install(crashguard.Options{SuppressOSCrashReports: suppress})
+	g, err := crashguard.Install(crashguard.Options{
+		SuppressOSCrashReports: suppress,
+		Monitor:                os.Getenv("CGOCRASH_MONITOR") == "1",
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cgocrash: crashguard: %v\n", err)
 		os.Exit(68)
@@ -107,6 +111,9 @@ func installCrashguard(suppress bool, toggle string) {
 		}
 	}
 	fmt.Printf("cgocrash: crashguard run=%s layers=%s\n", g.RunID(), g.Layers())
+	if os.Getenv("CGOCRASH_MONITOR") == "1" {
+		monitorwait.Wait("cgocrash", g.RunID())
+	}
 }
 
 func containsGzipped(gz []byte, s string) bool {

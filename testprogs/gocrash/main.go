@@ -23,6 +23,7 @@ import (
 
 	"github.com/crashguard/crashguard-go/crashguard"
 	"github.com/crashguard/crashguard-go/testprogs/internal/corelimit"
+	"github.com/crashguard/crashguard-go/testprogs/internal/monitorwait"
 )
 
 var modes = map[string]func(){
@@ -39,6 +40,7 @@ var modes = map[string]func(){
 	"exit3":           func() { os.Exit(3) },
 	"return":          func() {},
 	"sigkill":         sigkill,
+	"panic-on-sigint": panicOnSigint,
 	"flush":           flush,
 }
 
@@ -66,9 +68,12 @@ func main() {
 	}
 	corelimit.RaiseFromEnv()
 	var err error
+	monitorTimeout, _ := time.ParseDuration(os.Getenv("GOCRASH_MONITOR_TIMEOUT"))
 	guard, err = crashguard.Install(crashguard.Options{
 		Traceback:              os.Getenv("GOCRASH_TRACEBACK"),
 		SuppressOSCrashReports: os.Getenv("GOCRASH_SUPPRESS") == "1",
+		Monitor:                os.Getenv("GOCRASH_MONITOR") == "1",
+		MonitorTimeout:         monitorTimeout,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gocrash: install:", err)
@@ -78,5 +83,8 @@ func main() {
 	}
 	// The tests wait for this line before they expect anything of the run.
 	fmt.Printf("gocrash: installed run=%s layers=%s\n", guard.RunID(), guard.Layers())
+	if os.Getenv("GOCRASH_MONITOR") == "1" {
+		monitorwait.Wait("gocrash", guard.RunID())
+	}
 	modes[os.Args[1]]()
 }
