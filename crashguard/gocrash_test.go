@@ -69,11 +69,11 @@ func goCrashes() []goCrash {
 		{mode: "panic-goroutine", exit: 2, want: &wantReport{
 			kind: report.KindPanic, message: "runtime error: index out of range [5] with length 3",
 			topInApp: "main.worker", topLineOf: "fmt.Println(items[i])", createdBy: "main.panicGoroutine",
-			excType: "runtime.Error", excValue: "runtime error: index out of range [5] with length 3", mechanism: "go.panic"}},
+			excType: "runtime.boundsError", excValue: "runtime error: index out of range [5] with length 3", mechanism: "go.panic"}},
 		{mode: "nil-deref", exit: 2, want: &wantReport{
 			kind: report.KindPanic, message: "runtime error: invalid memory address or nil pointer dereference",
 			signal: "SIGSEGV", sigAddr: 0, topInApp: "main.nilDeref", topLineOf: "a.balance++",
-			excType: "runtime.Error", excValue: "runtime error: invalid memory address or nil pointer dereference", mechanism: "go.panic"}},
+			excType: "runtime.errorString", excValue: "runtime error: invalid memory address or nil pointer dereference", mechanism: "go.panic"}},
 		{mode: "fault-addr", exit: 2, want: &wantReport{
 			// "fault" is the runtime's own fatal error text; the address is
 			// in the signal and the Sentry value.

@@ -83,7 +83,7 @@ func TestNestedPanicIsAChainLedByTheFirstPanic(t *testing.T) {
 	}
 	n := func(i int) json.Number { return json.Number(fmt.Sprint(i)) }
 	assert.Equal(t, []map[string]any{
-		{"type": "runtime.Error", "value": first, "thread_id": n(1), "mechanism": map[string]any{
+		{"type": "runtime.boundsError", "value": first, "thread_id": n(1), "mechanism": map[string]any{
 			"type": "go.panic", "handled": true, "data": map[string]any{"recovered": true},
 			"exception_id": n(3), "parent_id": n(0)}},
 		{"type": "panic", "value": second, "thread_id": n(1), "mechanism": map[string]any{
@@ -92,7 +92,7 @@ func TestNestedPanicIsAChainLedByTheFirstPanic(t *testing.T) {
 		{"type": "panic", "value": third, "thread_id": n(1), "mechanism": map[string]any{
 			"type": "go.panic", "handled": false,
 			"exception_id": n(1), "parent_id": n(2), "source": "defer"}},
-		{"type": "runtime.Error", "value": first, "mechanism": map[string]any{
+		{"type": "runtime.boundsError", "value": first, "mechanism": map[string]any{
 			"type": "go.panic_chain", "handled": false, "is_exception_group": true,
 			"exception_id": n(0)}},
 	}, heads)

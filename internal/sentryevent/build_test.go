@@ -20,10 +20,10 @@ func TestBuildTable(t *testing.T) {
 	}{
 		{"panic runtime error", panicReport, func(t *testing.T, ev tEvent) {
 			exc := ev.Exception.Values[0]
-			assert.Equal(t, "runtime.Error", exc.Type)
+			assert.Equal(t, "runtime.errorString", exc.Type, "the runtime's own type, as sentry-go names it")
 			assert.Equal(t, "runtime error: invalid memory address or nil pointer dereference", exc.Value)
 			assert.Equal(t, MechanismPanic, exc.Mechanism.Type)
-			assert.Nil(t, exc.Mechanism.Synthetic, "a runtime.Error is a real type")
+			assert.Nil(t, exc.Mechanism.Synthetic, "a runtime error's type is a real type")
 			require.NotNil(t, exc.Mechanism.Meta)
 			assert.Equal(t, &tSignal{Number: ptr(11), Code: 1, Name: "SIGSEGV", CodeName: "SEGV_MAPERR"}, exc.Mechanism.Meta.Signal)
 			assert.Nil(t, exc.Mechanism.Meta.MachException)
@@ -121,8 +121,10 @@ func TestBuildTable(t *testing.T) {
 				"main.main", "main._Cfunc_crash", "runtime.cgocall",
 				"native:@0x7f0000001400", "native:crash_in_c@0x7f0000001234",
 			}, frameNames(exc.Stacktrace))
-			assert.Equal(t, []bool{true, true, false, false, false}, inApps(exc.Stacktrace))
-			assert.Equal(t, tFrame{Function: "crash_in_c", Package: "/srv/app/lib/libcrash.so", InApp: ptr(false),
+			// cgo's glue (_Cfunc_) and the runtime are out of app; the
+			// program's own library is in-app, even where unsymbolized.
+			assert.Equal(t, []bool{true, false, false, true, true}, inApps(exc.Stacktrace))
+			assert.Equal(t, tFrame{Function: "crash_in_c", Package: "/srv/app/lib/libcrash.so", InApp: ptr(true),
 				InstructionAddr: "0x7f0000001234", Platform: "native"}, exc.Stacktrace.Frames[4])
 			assert.Equal(t, "_cgo_gotypes.go", exc.Stacktrace.Frames[1].Filename, "relative paths are filename, not abs_path")
 			assert.Equal(t, map[string]string{"rip": "0x7f0000001234", "rsp": "0x7ffd0000aa00", "rbp": "0x7ffd0000aa40"}, exc.Stacktrace.Registers)
@@ -285,7 +287,7 @@ func TestDarwinPanicKeepsMachEvidence(t *testing.T) {
 	require.NoError(t, err)
 	requireValidEvent(t, b)
 	exc := decodeEvent(t, b).Exception.Values[0]
-	assert.Equal(t, "runtime.Error", exc.Type)
+	assert.Equal(t, "runtime.errorString", exc.Type)
 	assert.Equal(t, MechanismPanic, exc.Mechanism.Type)
 	assert.Nil(t, exc.Mechanism.Synthetic)
 	assert.Equal(t, &tMach{Exception: 1, Code: 2, Subcode: 8, Name: "EXC_BAD_ACCESS"}, exc.Mechanism.Meta.MachException)

@@ -78,7 +78,11 @@ func chainExceptions(r *report.Report, final sentry.Exception) []sentry.Exceptio
 	out := make([]sentry.Exception, 0, n+1)
 	tid := uint64(max(crashedThreadID(r), 0))
 	for k, p := range earlier {
-		typ, value := panicTypeValue(p.Value)
+		var sig *report.Signal
+		if k == 0 {
+			sig = r.Signal
+		}
+		typ, value := panicTypeValue(p.Value, sig)
 		exc := sentry.Exception{
 			Type:  typ,
 			Value: value,
@@ -117,14 +121,12 @@ func chainExceptions(r *report.Report, final sentry.Exception) []sentry.Exceptio
 	return out
 }
 
-// panicTypeValue is the exception type and value of a panic value as
-// printed: a runtime.Error's text starts with "runtime error: ".
-func panicTypeValue(v string) (typ, value string) {
+// panicTypeValue is the exception type and value of an earlier panic of a
+// chain, from its value as printed (see panicType). A signal line belongs
+// to the panic that started the chain, the first one.
+func panicTypeValue(v string, sig *report.Signal) (typ, value string) {
 	value = strings.TrimSpace(v)
-	if strings.HasPrefix(value, runtimeErrorPrefix) {
-		return "runtime.Error", value
-	}
-	return "panic", value
+	return panicType(value, sig), value
 }
 
 // panicData is the mechanism data that says what the runtime printed after

@@ -2,7 +2,6 @@ package sentryevent
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/getsentry/sentry-go"
 
@@ -18,10 +17,6 @@ const (
 	MechanismSignalHandler = "signalhandler"
 	MechanismMach          = "mach"
 )
-
-// runtimeErrorPrefix starts the message of every panic with a runtime.Error
-// value ("runtime error: index out of range [3] with length 3").
-const runtimeErrorPrefix = "runtime error: "
 
 // mechanismExtras are the mechanism fields sentry-go has no field for. They
 // are attached to a specific *sentry.Mechanism and written by canonicalize.
@@ -100,11 +95,10 @@ func newException(r *report.Report) (sentry.Exception, mechanismExtras) {
 		exc.Type = "fatal error"
 		exc.Value = r.Message
 	default: // report.KindPanic, and any kind a newer collector may invent
+		// The runtime's own errors get the type sentry-go names them by;
+		// any other value's type is unknown (runtimeerrors.go).
 		mech.Type = MechanismPanic
-		exc.Type = "panic"
-		if strings.HasPrefix(r.Message, runtimeErrorPrefix) {
-			exc.Type = "runtime.Error"
-		}
+		exc.Type = panicType(r.Message, r.Signal)
 		exc.Value = r.Message
 	}
 

@@ -27,19 +27,78 @@ func goStack(frames []report.Frame) []sentry.Frame {
 }
 
 // nativeStack converts the native frames of the fault record, innermost
-// first, into Sentry's order. Every one of them is a native frame, whatever
-// its Native flag says: they come from the frame-pointer walk.
-func nativeStack(n *report.NativeFault) []sentry.Frame {
-	if n == nil {
-		return nil
-	}
-	out := make([]sentry.Frame, 0, len(n.Frames))
-	for i := len(n.Frames) - 1; i >= 0; i-- {
-		f := n.Frames[i]
-		f.Native = true
+// first, into Sentry's order, deciding in_app by the rules of inapp.go.
+// A native frame in a Go function (the symbolizer found it in the Go
+// pc-line table and set its Package) is shown as the Go traceback shows Go
+// frames, module and function split, with its pc: it is Go code, and as a
+// native frame it would make the event native for Sentry (symbolication,
+// "missing debug file") and group apart from the same code in a build
+// without cgo. Every other frame is a native frame.
+func (fr *frameRules) nativeStack(frames []report.Frame) []sentry.Frame {
+	out := make([]sentry.Frame, 0, len(frames))
+	for i := len(frames) - 1; i >= 0; i-- {
+		f := frames[i]
+		if f.Package != "" {
+			f.Native = false
+			f.InApp = goInApp(f.Package, fr.mainPath)
+		} else {
+			f.Native = true
+			f.InApp = fr.nativeInApp(f)
+		}
 		out = append(out, toFrame(f))
 	}
 	return out
+}
+
+// mergeFrames makes one list of a goroutine's frames as the Go traceback
+// printed them and the native walk of the same thread (both innermost
+// first), with each function once. Where a native frame describes a frame
+// of the traceback (the same pc, or the same Go function, in order), the
+// traceback's frame is kept (module, function, file, line, in-app as Go
+// prints them) with the native frame's pc added, and the native frame is
+// dropped. The first such match is where the native walk entered the
+// goroutine's stack, which the traceback already describes completely at
+// its level (it hides runtime frames on purpose), so every native frame
+// past it is dropped too; the native frames before it are what Go could not
+// see (C code, cgo's glue, assembly on the system stack) and stay, innermost.
+// With no match, both lists are returned unchanged.
+func mergeFrames(goFrames, native []report.Frame) ([]report.Frame, []report.Frame) {
+	var merged []report.Frame
+	first, next := -1, 0
+	for i, n := range native {
+		k := matchFrame(goFrames, next, n)
+		if k < 0 {
+			continue
+		}
+		if merged == nil {
+			merged = append([]report.Frame(nil), goFrames...)
+		}
+		if first < 0 {
+			first = i
+		}
+		if merged[k].PC == 0 {
+			merged[k].PC = n.PC
+		}
+		next = k + 1
+	}
+	if first < 0 {
+		return goFrames, native
+	}
+	return merged, native[:first]
+}
+
+// matchFrame returns the index, from from on, of the traceback frame that
+// native frame n describes: the same pc, or for a Go function the same
+// function (inlined calls are separate frames in the traceback and one in
+// the native walk, so the file and line may differ). -1 if none.
+func matchFrame(goFrames []report.Frame, from int, n report.Frame) int {
+	for k := from; k < len(goFrames); k++ {
+		g := goFrames[k]
+		if n.PC != 0 && g.PC == n.PC || n.Package != "" && g.Function == n.Function {
+			return k
+		}
+	}
+	return -1
 }
 
 // toFrame converts one frame. Go frames are split into module (the import
@@ -60,6 +119,7 @@ func toFrame(f report.Frame) sentry.Frame {
 		return fr
 	}
 	fr.Module, fr.Function = splitFunction(f)
+	fr.InApp = fr.InApp && !goGlue(fr.Function)
 	return fr
 }
 
@@ -125,21 +185,28 @@ func nativeThread(r *report.Report) *report.NativeFault {
 }
 
 // exceptionStacktrace is the crashed goroutine's frames followed by the
-// native frames. Sentry wants the oldest frame first and the crashing frame
-// last; the native frames are the innermost (the walk started at the fault),
-// so they go after the Go frames, each part reversed from the report's
-// innermost-first order.
+// native frames, each function once (mergeFrames). Sentry wants the oldest
+// frame first and the crashing frame last; the native frames are the
+// innermost (the walk started at the fault), so they go after the Go
+// frames, each part reversed from the report's innermost-first order.
 func exceptionStacktrace(r *report.Report) *sentry.Stacktrace {
-	var frames []sentry.Frame
+	var goFrames, native []report.Frame
 	if g := crashedGoroutine(r); g != nil {
-		frames = goStack(g.Frames)
+		goFrames = g.Frames
 	} else if r.Native == nil && len(r.Goroutines) > 0 {
 		// No goroutine crashed (a deadlock: all blocked). The first one
 		// printed, goroutine 1 in practice, is where the program is stuck,
 		// and gives the event a stack to group by.
-		frames = goStack(r.Goroutines[0].Frames)
+		goFrames = r.Goroutines[0].Frames
 	}
-	frames = append(frames, nativeStack(r.Native)...)
+	if r.Native != nil {
+		native = r.Native.Frames
+		if r.Native.GoThread {
+			goFrames, native = mergeFrames(goFrames, native)
+		}
+	}
+	frames := goStack(goFrames)
+	frames = append(frames, newFrameRules(r).nativeStack(native)...)
 	if len(frames) == 0 && r.Native != nil && r.Native.PC != 0 {
 		// Nothing was walked, but the faulting pc is itself a frame, and a
 		// stack trace needs one for its registers to be shown.
