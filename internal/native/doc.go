@@ -75,6 +75,10 @@
 // Linux amd64/arm64 is built and tested for real. The darwin files
 // (cg_os_darwin.c, cg_regs_darwin_*.c, install_darwin.go) are compiled and
 // linked with the zig cross toolchain (.ci/darwin-build.sh) but never run
-// here; the Mach exception thread is another file set (cg_mach_darwin.c,
-// mach_darwin.go) that calls cg_record_mach_exception (cg_recorder.h).
+// here. The Mach exception server (cg_mach_server_darwin.c, mach_darwin.go)
+// calls the kernel only through cg_mach_kernel.h, so the same source also
+// runs on Linux against a model of xnu's exception delivery
+// (internal/native/machsim, imported only by the TestMachSim* tests, never
+// linked into a program); cg_mach_darwin.c holds the few darwin-only
+// helpers the model stands in for (thread state, thread creation, sysctl).
 package native

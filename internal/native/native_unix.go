@@ -124,6 +124,9 @@ func Install(recorderPath string, opts Options) (*Layers, error) {
 	if l.LibraryMode {
 		layers |= flightrec.LayerLibraryMode
 	}
+	if l.Translated = processTranslated(); l.Translated {
+		logf("crashguard/native: running under Rosetta 2 (sysctl.proc_translated)")
+	}
 	if !opts.DisableMach {
 		l.Mach, l.MachErr = installPlatform(logf)
 		if l.Mach {

@@ -50,6 +50,10 @@ type Layers struct {
 	// MachErr says why not when it was tried and failed.
 	Mach    bool
 	MachErr error
+	// Translated is true when the process runs under Rosetta 2 (a darwin
+	// amd64 binary on Apple silicon, sysctl.proc_translated): its Mach
+	// thread states are read despite thread_get_state's 0x10000003.
+	Translated bool
 	// Recorder is the flight recorder path; Images how many loaded images
 	// were written into it (of ImageCapacity slots).
 	Recorder      string
