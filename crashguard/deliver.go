@@ -10,11 +10,11 @@ import (
 	"github.com/crashguard/crashguard-go/internal/transport"
 )
 
-// deliver sends what the outbox holds. honourBackoff is false for an explicit
-// Flush: the user asked for an attempt now. A nil Options.HTTPClient means
-// the transport's own client and timeout.
+// deliver sends what the outbox holds, with the HTTP client sentry-go would
+// use (httpClient). honourBackoff is false for an explicit Flush: the user
+// asked for an attempt now.
 func (g *Guard) deliver(ctx context.Context, honourBackoff bool) error {
-	tr, err := transport.NewSender(g.s.dsn, transport.Options{Client: g.opts.HTTPClient})
+	tr, err := transport.NewSender(g.s.dsn, transport.Options{Client: httpClient(g.opts)})
 	if err != nil {
 		return err
 	}

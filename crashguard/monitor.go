@@ -22,7 +22,8 @@ func init() {
 // start would do, now. Every dead run in the directory is collected (the
 // one waited for and any other), and the outbox delivered within ctx.
 func monitorWork(ctx context.Context, cfg monitor.Config) error {
-	opts := Options{Dir: cfg.Dir, Sentry: sentry.ClientOptions{Dsn: cfg.DSN}}
+	opts := Options{Dir: cfg.Dir, Sentry: sentry.ClientOptions{
+		Dsn: cfg.DSN, HTTPProxy: cfg.HTTPProxy, HTTPSProxy: cfg.HTTPSProxy}}
 	s := resolve(opts)
 	s.dirs = []string{s.dir} // the run's own directory; adoption is for starts
 	g, err := open(opts, s)
@@ -52,14 +53,18 @@ func (g *Guard) startMonitor() {
 	if timeout <= 0 {
 		timeout = monitor.DefaultTimeout
 	}
+	o := g.opts.Sentry
 	cfg := monitor.Config{
-		Dir:     g.s.dir,
-		RunID:   g.run.ID,
-		DSN:     g.s.dsn,
-		Timeout: timeout,
-		// The monitor cannot run the program's BeforeSend: it collects, and
-		// the next start sends through BeforeSend.
-		CollectOnly: g.opts.Sentry.BeforeSend != nil,
+		Dir:        g.s.dir,
+		RunID:      g.run.ID,
+		DSN:        g.s.dsn,
+		Timeout:    timeout,
+		HTTPProxy:  o.HTTPProxy,
+		HTTPSProxy: o.HTTPSProxy,
+		// Go values the monitor, another process, cannot have: it
+		// collects, and the next start sends through them.
+		CollectOnly: o.BeforeSend != nil || o.HTTPClient != nil || o.HTTPTransport != nil ||
+			o.CaCerts != nil || g.opts.HTTPClient != nil,
 	}
 	pid, err := monitor.Start(g.opts.MonitorExecutable, cfg)
 	if err != nil {

@@ -15,10 +15,30 @@ import (
 
 // Options configure Install. The zero value is valid.
 type Options struct {
-	// Sentry are sentry-go's own client options. crashguard uses Dsn,
-	// Release, Environment, Dist, ServerName, Tags and BeforeSend, with
-	// sentry-go's environment fallbacks (SENTRY_DSN, SENTRY_RELEASE,
-	// SENTRY_ENVIRONMENT). An empty Dsn keeps reports on disk only.
+	// Sentry are sentry-go's own client options, so one value configures
+	// both. Used, as sentry-go uses them:
+	//   - Dsn, Release, Environment, with sentry-go's environment fallbacks
+	//     (SENTRY_DSN, SENTRY_RELEASE and the CI variables it reads,
+	//     SENTRY_ENVIRONMENT); an empty Dsn keeps reports on disk only.
+	//   - Dist, ServerName (default the host name), Tags.
+	//   - BeforeSend, with the crash event (an empty EventHint: there is no
+	//     recovered value after death). Returning nil drops the report.
+	//   - HTTPClient, else HTTPTransport, else HTTPSProxy / HTTPProxy (else
+	//     the proxy environment) and CaCerts: the transport, in sentry-go's
+	//     precedence.
+	// Ignored, and why:
+	//   - SampleRate, IgnoreErrors, IgnoreTransactions: a crash is fatal and
+	//     happens once per run; sampling or filtering it away by message
+	//     would lose exactly what crashguard is for (drop it in BeforeSend
+	//     if you must).
+	//   - Debug, DebugWriter: crashguard logs through Options.Logger (slog).
+	//   - MaxBreadcrumbs, AttachStacktrace, SendDefaultPII, EnableTracing,
+	//     TracesSampleRate, TracesSampler, Integrations, BeforeBreadcrumb,
+	//     BeforeSendTransaction and the other tracing and logging options:
+	//     they shape events of a live process; a crash report is built
+	//     after death from what the runtime printed.
+	//   - Transport: a sentry.Transport sends events of a live process;
+	//     crashguard posts envelopes itself (gzip, with its own outcomes).
 	Sentry sentry.ClientOptions
 	// Dir holds the run files and the outbox. Empty means CRASHGUARD_DIR,
 	// else os.UserCacheDir()/crashguard/<executable name>. It must be owned
@@ -49,8 +69,12 @@ type Options struct {
 	// DarwinSuppression chooses how Crash Reporter is switched off on macOS.
 	// The zero value is SuppressByExit.
 	DarwinSuppression DarwinSuppression
-	// HTTPClient sends envelopes. Nil means one using http.DefaultTransport;
-	// each post is bounded by 30s unless Flush's context sets a deadline.
+	// HTTPClient sends envelopes; each post is bounded by 30s unless
+	// Flush's context sets a deadline.
+	//
+	// Deprecated: set Sentry.HTTPClient (or Sentry.HTTPTransport,
+	// HTTPSProxy, HTTPProxy, CaCerts), which crashguard honours as sentry-go
+	// does. When set, this still wins over them.
 	HTTPClient *http.Client
 	// FlushTimeout bounds a Flush whose context has no deadline, so that a
 	// deferred Flush cannot hold up the exit of a program whose Sentry
@@ -67,10 +91,14 @@ type Options struct {
 	// program's main package is initialized, but packages initialized
 	// before crashguard run their init functions again there. It runs in a
 	// session of its own, ignores SIGINT/SIGTERM/SIGHUP/SIGQUIT, and gets
-	// the DSN through a pipe, not its environment or argv. It cannot run
-	// BeforeSend: with a BeforeSend set it only collects, and the next
-	// start sends. It does not start in a program that is PID 1 of its
-	// container (it would die with it). Unix only.
+	// the DSN through a pipe, not its environment or argv. It sends with
+	// Sentry.HTTPProxy/HTTPSProxy or the proxy environment; it cannot have
+	// Go values of the program (BeforeSend, HTTPClient, HTTPTransport,
+	// CaCerts): with any of them set it only collects, and the next start
+	// sends through them. It does not start in a program that is PID 1 of
+	// its container (it would die with it). A crash in the first
+	// milliseconds after Install, before the monitor is up, is delivered
+	// by the next start. Unix only.
 	Monitor bool
 	// MonitorExecutable is the program run as the monitor; empty means
 	// this program itself. It must import crashguard (for example the

@@ -51,9 +51,14 @@ type Config struct {
 	DSN string `json:"dsn,omitempty"`
 	// Timeout bounds collection and delivery once the run ended.
 	Timeout time.Duration `json:"timeout"`
+	// HTTPProxy and HTTPSProxy are sentry-go's proxy options of the
+	// program, to send the way it does.
+	HTTPProxy  string `json:"http_proxy,omitempty"`
+	HTTPSProxy string `json:"https_proxy,omitempty"`
 	// CollectOnly: collect into the outbox but send nothing, because the
-	// program has a BeforeSend the monitor cannot run. The next start of
-	// the program delivers, through its BeforeSend.
+	// program sends through something the monitor cannot reproduce (a
+	// BeforeSend, an HTTP client or transport, CA certificates: Go values,
+	// not data). The next start of the program delivers, through them.
 	CollectOnly bool `json:"collect_only,omitempty"`
 }
 

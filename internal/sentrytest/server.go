@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"mime"
 	"net"
 	"net/http"
@@ -112,22 +113,31 @@ func New() *Server {
 	if err != nil {
 		panic(fmt.Sprintf("sentrytest: listen: %v", err))
 	}
+	return serve(ln, "http://")
+}
+
+// serve runs a receiver on ln, whose URLs start with scheme.
+func serve(ln net.Listener, scheme string) *Server {
 	var k [16]byte
 	_, _ = rand.Read(k[:])
 	s := &Server{
 		key:     hex.EncodeToString(k[:]),
 		project: "42",
-		url:     "http://" + ln.Addr().String(),
+		url:     scheme + ln.Addr().String(),
 		ln:      ln,
 		closing: make(chan struct{}),
 		changed: make(chan struct{}),
 	}
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second,
+		// Refused handshakes and dropped connections are what tests cause
+		// on purpose; the receiver's counts say what happened.
+		ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s
 }
 
-// URL is the server's base URL, "http://127.0.0.1:port".
+// URL is the server's base URL, "http://127.0.0.1:port" ("https://" for
+// NewTLS).
 func (s *Server) URL() string { return s.url }
 
 // Key is the public key the receiver accepts.
@@ -136,7 +146,8 @@ func (s *Server) Key() string { return s.key }
 // DSN is the DSN that sends to this receiver:
 // "http://<key>@127.0.0.1:<port>/<project>".
 func (s *Server) DSN() string {
-	return "http://" + s.key + "@" + strings.TrimPrefix(s.url, "http://") + "/" + s.project
+	scheme, host, _ := strings.Cut(s.url, "://")
+	return scheme + "://" + s.key + "@" + host + "/" + s.project
 }
 
 // EnvelopePath is the only path the receiver answers: /api/<project>/envelope/.
