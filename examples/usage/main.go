@@ -23,8 +23,9 @@ func main() {
 	})
 	if err != nil {
 		// Install never returns a nil Guard, and capture goes on wherever it
-		// can (g.Layers() says what is on): log and carry on.
-		log.Printf("crashguard: %v", err)
+		// can (g.Layers() says what is on): log and carry on. The error
+		// already says "crashguard: ".
+		log.Print(err)
 	}
 	// Optional: deliver what earlier runs left, now. A context without a
 	// deadline is bounded by Options.FlushTimeout (2 s by default).
