@@ -16,7 +16,7 @@ import (
 // cfiCode returns the test code of cg_testcfi.c, with the native layer
 // installed so that the walk knows the images (their .eh_frame_hdr) and the
 // code ranges, as in the handler.
-func cfiCode(t *testing.T) cfiTestCode {
+func cfiCode(t testing.TB) cfiTestCode {
 	t.Helper()
 	code, ok := cfiTestAddrs()
 	if !ok {
@@ -46,7 +46,7 @@ func cfiCode(t *testing.T) cfiTestCode {
 //	34      outer's frame record: saved rbp (nocfi's frame), return into nocfi
 //	36      nocfi's frame record: saved rbp (base's frame), return into base
 //	38      base's frame record: 0, 0 (the end)
-func abortStack(t *testing.T, c cfiTestCode) *cMemory {
+func abortStack(t testing.TB, c cfiTestCode) *cMemory {
 	m := newCMemory(48)
 	t.Cleanup(m.free)
 	m.set(2, c.staleRet1)
@@ -193,4 +193,30 @@ func TestUnwindScanRejectsStale(t *testing.T) {
 	frames, flags := unwindValidated(c.scanLeafPC, m.addr(0), 0x99, 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{c.scanLeafPC, c.scanMidRet, c.nocfiRet, c.baseRet}, frames)
 	assert.True(t, flags.Has(flightrec.FlagFramesScanned), flags.String())
+}
+
+// What a walk costs in the handler: the recorded abort stack through CFI
+// (image lookup, .eh_frame_hdr binary search, FDE and CIE reads, each a
+// process_vm_readv), and the scan over code without CFI.
+func BenchmarkUnwindCFIAbortStack(b *testing.B) {
+	c := cfiCode(b)
+	m := abortStack(b, c)
+	for i := 0; i < b.N; i++ {
+		unwindValidated(c.leafPC, m.addr(0), 0x7fc5e9f74740, 0, flightrec.MaxFrames)
+	}
+}
+
+func BenchmarkUnwindScan(b *testing.B) {
+	c := cfiCode(b)
+	m := newCMemory(24)
+	b.Cleanup(m.free)
+	m.set(0, c.scanPltRet)
+	m.set(3, c.scanMidRet)
+	m.set(8, m.addr(12))
+	m.set(9, c.nocfiRet)
+	m.set(12, m.addr(14))
+	m.set(13, c.baseRet)
+	for i := 0; i < b.N; i++ {
+		unwindValidated(c.scanLeafPC, m.addr(0), 0x99, 0, flightrec.MaxFrames)
+	}
 }

@@ -236,32 +236,47 @@ __attribute__((noinline)) static uint64_t eh_frame_hdr_for(cg_cfi_cache *cache, 
     return 0;
 }
 
-/* The FDE whose range holds pc, from the binary search table. 0 if none. */
-static uint64_t find_fde(uint64_t hdr, uint64_t pc) {
+/* Entries of the search table read at once when few are left. */
+#define CFI_TABLE_WINDOW 32u
+
+/* The number of entries of the .eh_frame_hdr binary search table at hdr,
+ * through the cache; 0 when it has none or not in the form every linker
+ * writes (version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table
+ * datarel|sdata4). */
+static uint32_t table_count(cg_cfi_cache *cache, uint64_t hdr) {
+    if (cache->count_hdr == hdr)
+        return cache->count;
     uint8_t h[12];
-    if (cg_safe_read(h, hdr, sizeof h) != 0)
-        return 0;
-    /* version 1; eh_frame_ptr pcrel|sdata4; fde_count udata4; table
-     * datarel|sdata4: what every linker writes. */
-    if (h[0] != 1 || h[1] != (PE_PCREL | PE_SDATA4) || h[2] != PE_UDATA4 ||
-        h[3] != (PE_DATAREL | PE_SDATA4))
-        return 0;
-    uint32_t count;
-    memcpy(&count, h + 8, 4);
-    if (count == 0 || count > (1u << 24))
+    uint32_t count = 0;
+    if (cg_safe_read(h, hdr, sizeof h) == 0 && h[0] == 1 && h[1] == (PE_PCREL | PE_SDATA4) &&
+        h[2] == PE_UDATA4 && h[3] == (PE_DATAREL | PE_SDATA4)) {
+        memcpy(&count, h + 8, 4);
+        if (count > (1u << 24))
+            count = 0;
+    }
+    cache->count_hdr = hdr;
+    cache->count = count;
+    return count;
+}
+
+/* The FDE with the largest initial location <= pc, from the binary search
+ * table: one read per halving, then the last few entries in one read. 0 if
+ * none. */
+static uint64_t find_fde(cg_cfi_cache *cache, uint64_t hdr, uint64_t pc) {
+    uint32_t count = table_count(cache, hdr);
+    if (count == 0)
         return 0;
     uint64_t table = hdr + 12;
-    /* Largest initial location <= pc. */
+    /* Invariant: entries below lo start <= pc, entries from hi on > pc. */
     uint32_t lo = 0, hi = count;
     int32_t found_fde = 0;
     int found = 0;
-    while (lo < hi) {
+    while (hi - lo > CFI_TABLE_WINDOW) {
         uint32_t mid = lo + (hi - lo) / 2;
         int32_t e[2];
         if (cg_safe_read(e, table + (uint64_t)mid * 8, 8) != 0)
             return 0;
-        uint64_t loc = hdr + (uint64_t)(int64_t)e[0];
-        if (loc <= pc) {
+        if (hdr + (uint64_t)(int64_t)e[0] <= pc) {
             found = 1;
             found_fde = e[1];
             lo = mid + 1;
@@ -269,9 +284,47 @@ static uint64_t find_fde(uint64_t hdr, uint64_t pc) {
             hi = mid;
         }
     }
+    if (hi > lo) {
+        int32_t w[2 * CFI_TABLE_WINDOW];
+        if (cg_safe_read(w, table + (uint64_t)lo * 8, (size_t)(hi - lo) * 8) != 0)
+            return 0;
+        for (uint32_t i = 0; i < hi - lo && hdr + (uint64_t)(int64_t)w[2 * i] <= pc; i++) {
+            found = 1;
+            found_fde = w[2 * i + 1];
+        }
+    }
     if (!found)
         return 0;
     return hdr + (uint64_t)(int64_t)found_fde;
+}
+
+/* Reads the CIE or FDE at a: its length word and as much of the entry as
+ * fits in max bytes (the first read takes CFI_ENTRY_FIRST bytes, which hold
+ * most entries whole, without crossing a page). *len gets the entry's
+ * length (after the length word), *got the bytes read into buf (from a + 4).
+ * Returns 0, or -1 when unreadable or a 64-bit / zero length entry. */
+#define CFI_ENTRY_FIRST 128u
+static int read_entry(uint64_t a, uint8_t *buf, uint32_t max, uint32_t *len, uint32_t *got) {
+    uint8_t first[CFI_ENTRY_FIRST];
+    uint64_t n = ((a | 4095u) + 1) - a;
+    if (n > CFI_ENTRY_FIRST)
+        n = CFI_ENTRY_FIRST;
+    if (n < 4)
+        n = 4; /* the length word itself crosses the page */
+    if (cg_safe_read(first, a, (size_t)n) != 0)
+        return -1;
+    uint32_t l;
+    memcpy(&l, first, 4);
+    if (l == 0 || l == 0xffffffffu)
+        return -1;
+    uint32_t want = l < max ? l : max;
+    uint32_t have = (uint32_t)n - 4 < want ? (uint32_t)n - 4 : want;
+    memcpy(buf, first + 4, have);
+    if (have < want && cg_safe_read(buf + have, a + 4 + have, want - have) != 0)
+        return -1;
+    *len = l;
+    *got = want;
+    return 0;
 }
 
 /* ---- The CFA program ---- */
@@ -502,10 +555,8 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
 /* Reads the CIE at addr into buf and parses its header. Leaves c at its
  * initial instructions. */
 static int read_cie(uint64_t addr, uint8_t *buf, cie_t *cie, cur_t *c) {
-    uint32_t len;
-    if (cg_safe_read(&len, addr, 4) != 0 || len == 0 || len == 0xffffffffu || len > CFI_MAX_CIE)
-        return -1;
-    if (cg_safe_read(buf, addr + 4, len) != 0)
+    uint32_t len, got;
+    if (read_entry(addr, buf, CFI_MAX_CIE, &len, &got) != 0 || len > CFI_MAX_CIE)
         return -1;
     *c = (cur_t){buf, buf + len, addr + 4, 0};
     if (cur_fixed(c, 4) != 0) /* CIE id */
@@ -563,19 +614,15 @@ static int row_at(cg_cfi_cache *cache, uint64_t pc, row_t *row) {
     uint64_t hdr = eh_frame_hdr_for(cache, pc);
     if (hdr == 0)
         return 0;
-    uint64_t fde = find_fde(hdr, pc);
+    uint64_t fde = find_fde(cache, hdr, pc);
     if (fde == 0)
         return 0;
     uint8_t fbuf[CFI_MAX_FDE];
-    uint32_t len;
-    if (cg_safe_read(&len, fde, 4) != 0 || len < 8 || len == 0xffffffffu)
+    uint32_t len, got;
+    if (read_entry(fde, fbuf, CFI_MAX_FDE, &len, &got) != 0 || len < 8)
         return 0;
-    int cut = len > CFI_MAX_FDE;
-    if (cut)
-        len = CFI_MAX_FDE;
-    if (cg_safe_read(fbuf, fde + 4, len) != 0)
-        return 0;
-    cur_t f = {fbuf, fbuf + len, fde + 4, 0};
+    int cut = got < len;
+    cur_t f = {fbuf, fbuf + got, fde + 4, 0};
     uint32_t cie_off = (uint32_t)cur_fixed(&f, 4);
     if (cie_off == 0 || cie_off > fde + 4)
         return 0; /* a CIE where an FDE should be */
@@ -598,8 +645,8 @@ static int row_at(cg_cfi_cache *cache, uint64_t pc, row_t *row) {
     if (run_cfa(&c, &cie, &initial, &initial, begin, UINT64_MAX, 1) != 0)
         return -1;
     *row = initial;
-    int got = run_cfa(&f, &cie, row, &initial, begin, pc, 0);
-    if (got < 0 || (got == 0 && cut))
+    int stop = run_cfa(&f, &cie, row, &initial, begin, pc, 0);
+    if (stop < 0 || (stop == 0 && cut))
         return -1;
     return 1;
 }

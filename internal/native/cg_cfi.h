@@ -16,7 +16,9 @@ typedef struct cg_cfi_frame {
  * of a walk are mostly in a few images). Zero it before the first step. */
 typedef struct cg_cfi_cache {
     uint64_t img_lo, img_hi;
-    uint64_t hdr; /* its .eh_frame_hdr, 0 if none */
+    uint64_t hdr;       /* its .eh_frame_hdr, 0 if none */
+    uint64_t count_hdr; /* the .eh_frame_hdr count is of */
+    uint32_t count;     /* entries in its search table */
 } cg_cfi_cache;
 
 /* cg_cfi_step returns this for the outermost frame (return address

@@ -328,7 +328,7 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
     /* 1. CFI, while the code has it. */
     uint32_t cfi_frames = 0;
     if (validate) {
-        cg_cfi_cache cache = {0, 0, 0};
+        cg_cfi_cache cache = {0, 0, 0, 0, 0};
         cg_cfi_frame f = {cg_strip_pc(pc), sp, fp};
         for (;;) {
             cg_cfi_frame next;
