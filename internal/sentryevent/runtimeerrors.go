@@ -59,6 +59,8 @@ var runtimeErrorTypes = []runtimeErrorType{
 	// errorString ("runtime error: " + text).
 	{nilDereference, false, typeErrorString, "panic.go memoryError, panicmem (see nilDerefType)"},
 	{"runtime error: integer divide by zero", false, typeErrorString, "panic.go divideError, panicdivide"},
+	// Mapped from the source only: amd64 and arm64 raise no FPE_INTOVF or
+	// floating point trap for Go code, so these two are never seen there.
 	{"runtime error: integer overflow", false, typeErrorString, "panic.go overflowError, panicoverflow"},
 	{"runtime error: floating point error", false, typeErrorString, "panic.go floatError, panicfloat"},
 	{"runtime error: negative shift amount", false, typeErrorString, "panic.go shiftError, panicshift"},
@@ -81,8 +83,10 @@ var runtimeErrorTypes = []runtimeErrorType{
 	{"panic called with nil argument", false, typePanicNilError, "panic.go gopanic, PanicNilError (Go 1.21+)"},
 }
 
-// runtimeValueMethodPrefix/Suffix bound panicwrap's plainError (error.go):
-// "value method main.T.M called using nil *T pointer".
+// runtimeValueMethodPrefix/Infix bound panicwrap's plainError (error.go):
+// "value method main.T.M called using nil *T pointer". Mapped from the
+// source only: go1.26's method wrappers on amd64 dereference the nil
+// pointer first, which panics with the nil dereference errorString.
 const (
 	runtimeValueMethodPrefix = "value method "
 	runtimeValueMethodInfix  = " called using nil *"
