@@ -39,7 +39,9 @@ const DefaultMaxCrashOutput = 8 << 20
 var ErrNoOutbox = errors.New("collector: no outbox to keep reports in")
 
 // Outbox is where reports go. *outbox.Outbox implements it; Put must be
-// durable when it returns and idempotent for the same event id.
+// durable when it returns and idempotent for the same event id. An error
+// matching outbox.ErrFolded from Put means the report was counted into its
+// crash loop instead of being kept: the run is done with all the same.
 // QuarantineData keeps a damaged run file's bytes with the reason, where
 // nothing sends them.
 type Outbox interface {
@@ -178,13 +180,19 @@ func (c *Collector) collectOne(id string, mayBuild bool, builds *int) (made, qua
 		for step := 0; errors.Is(err, outbox.ErrTooLarge) && shrink(r, step); step++ {
 			err = c.Outbox.Put(r)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, outbox.ErrFolded):
+			// A crash loop: counted for the next event of its kind to say,
+			// not kept in full. Accounted for, so the run can go.
+			c.Logger.Info("crashguard: crash collected and folded into its crash loop's count", "run", id, "event_id", r.EventID, "kind", r.Kind)
+		case err != nil:
 			// Keep the run: the next pass makes the same report again (the
 			// event id comes from the run's metadata, so it stays the same).
 			d.Release()
 			return false, false, fmt.Errorf("collector: store report of %s: %w", id, err)
+		default:
+			c.Logger.Info("crashguard: crash collected", "run", id, "event_id", r.EventID, "kind", r.Kind, "message", r.Message)
 		}
-		c.Logger.Info("crashguard: crash collected", "run", id, "event_id", r.EventID, "kind", r.Kind, "message", r.Message)
 	}
 	if dm := o.Damage; dm != nil {
 		// The bytes go to quarantine before the run file goes: evidence is

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,9 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crashguard/crashguard-go/internal/flightrec"
+	"github.com/crashguard/crashguard-go/internal/outbox"
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
 )
+
+// nextEvent numbers the event ids of startRuns's runs.
+var nextEvent int
 
 // startRuns starts n runs at once (all alive while the others start, so
 // none takes another over), each with a recorder, and ends them as an exit
@@ -23,7 +28,8 @@ func startRuns(t *testing.T, runs string, n, crashes int, crash string) []string
 	t.Helper()
 	var started []*runfile.Run
 	for i := range n {
-		r, err := runfile.Start(runs, &runfile.Meta{EventID: fmt.Sprintf("%032x", i+1),
+		nextEvent++ // a new event id for each run
+		r, err := runfile.Start(runs, &runfile.Meta{EventID: fmt.Sprintf("%032x", nextEvent),
 			Process: report.Process{PID: os.Getpid(), StartTime: time.Now(), GOOS: "linux"}})
 		require.NoError(t, err)
 		require.False(t, r.Reused)
@@ -71,7 +77,7 @@ func TestPassBuildsAtMostMaxBuilds(t *testing.T) {
 	res, err = f.c.CollectAll()
 	require.NoError(t, err)
 	assert.Equal(t, Result{Reports: 20 - DefaultMaxBuildsPerPass}, res)
-	assert.Len(t, f.pending(t), 20)
+	assert.Len(t, f.pending(t), outbox.DefaultLoopFull, "the same crash 20 times is a crash loop: folded")
 	assert.Empty(t, f.runsLeft(t))
 }
 
@@ -113,4 +119,33 @@ func TestUsedRecorderIsDecoded(t *testing.T) {
 	res, err := f.c.CollectAll()
 	require.NoError(t, err)
 	assert.Equal(t, Result{Clean: 1}, res)
+}
+
+// A crash loop of 1,000 crashes, each collected by the next start (real
+// dead runs, one pass each): the outbox keeps DefaultLoopFull reports and
+// counts the other 997 for the next event of that crash to carry; runs/ is
+// left empty.
+func TestCrashLoopOfThousandThroughRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 runs")
+	}
+	f := newFixture(t)
+	reports := 0
+	for i := range 1000 {
+		startRuns(t, f.runs, 1, 1, goPanic)
+		res, err := f.c.CollectAll()
+		require.NoError(t, err)
+		reports += res.Reports
+		require.Equal(t, 1, res.Reports, "crash %d", i)
+	}
+	assert.Equal(t, 1000, reports, "every crash accounted for")
+	assert.Len(t, f.pending(t), outbox.DefaultLoopFull)
+	assert.Empty(t, f.runsLeft(t))
+	assert.Equal(t, outbox.DefaultLoopFull, strings.Count(f.log.String(), `msg="crashguard: crash collected" `))
+	assert.Equal(t, 1000-outbox.DefaultLoopFull, strings.Count(f.log.String(), "folded into its crash loop's count"))
+	r, err := f.ob.Load(f.pending(t)[0].ID)
+	require.NoError(t, err)
+	c, err := f.ob.TakeFolded(r)
+	require.NoError(t, err)
+	assert.Equal(t, 1000-outbox.DefaultLoopFull, c.Folded)
 }

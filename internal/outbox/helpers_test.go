@@ -58,15 +58,18 @@ func (b *logBuffer) String() string {
 }
 
 // openTest opens an outbox in a fresh temp dir with a fixed clock, no jitter
-// and a captured log.
+// and a captured log. Its caps and crash-loop folding are off, since most
+// tests put many copies of one report (newReport); caps_test.go and
+// crashloop_test.go test them.
 func openTest(t *testing.T) (*Outbox, *clock, *logBuffer) {
 	t.Helper()
 	clk := newClock()
 	logs := &logBuffer{}
 	o, err := Open(filepath.Join(t.TempDir(), "outbox"), Options{
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Now:    clk.Now,
-		Rand:   func() float64 { return 0 },
+		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
+		Now:        clk.Now,
+		Rand:       func() float64 { return 0 },
+		MaxReports: -1, MaxBytes: -1, MaxAge: -1, LoopWindow: -1,
 	})
 	require.NoError(t, err)
 	return o, clk, logs

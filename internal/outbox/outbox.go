@@ -6,6 +6,8 @@
 //	D/<event_id>.json    one report.Report as JSON
 //	D/<event_id>.state   optional delivery state (attempts, last error, next attempt)
 //	D/ratelimit.json     Sentry rate limits: category -> until
+//	D/crashloop.json     crash-loop folding per fingerprint, and the count of
+//	                     reports removed by the caps (crashloop.lock: its lock)
 //	D/.tmp-*             files being written; never listed, removed after an hour
 //	D/quarantine/        files that cannot be read or that Sentry rejected for
 //	                     good, each with a sibling <name>.reason text file
@@ -128,6 +130,24 @@ type Options struct {
 	// QuarantineKeep is how many quarantined files are kept (newest first);
 	// 0 means DefaultQuarantineKeep, negative means keep all.
 	QuarantineKeep int
+	// QuarantineMaxBytes caps the quarantined files' total size (newest
+	// kept); 0 means DefaultQuarantineMaxBytes, negative means no cap.
+	QuarantineMaxBytes int64
+
+	// Caps on the pending reports (see Prune): at most MaxReports, at most
+	// MaxBytes in all, none older than MaxAge (which applies to the
+	// quarantine too). 0 means DefaultMaxReports, DefaultMaxBytes,
+	// DefaultMaxAge; negative means no cap.
+	MaxReports int
+	MaxBytes   int64
+	MaxAge     time.Duration
+
+	// Crash-loop folding (see ErrFolded): per fingerprint, the first
+	// LoopFull reports of each LoopWindow are kept in full, the rest are
+	// counted. 0 means DefaultLoopWindow and DefaultLoopFull; a negative
+	// LoopWindow turns folding off.
+	LoopWindow time.Duration
+	LoopFull   int
 }
 
 // Outbox is an open outbox directory. Its methods are safe for concurrent
@@ -142,6 +162,16 @@ type Outbox struct {
 	rand func() float64
 	keep int
 
+	qMaxBytes  int64
+	maxReports int
+	maxBytes   int64
+	maxAge     time.Duration
+	loopWindow time.Duration
+	loopFull   int
+
+	// loopMu serializes this process's updates of the crash-loop file
+	// (its file lock serializes processes).
+	loopMu sync.Mutex
 	// rlMu serializes this process's read-modify-write of ratelimit.json.
 	rlMu sync.Mutex
 	// qMu serializes this process's quarantine moves and pruning.
@@ -197,6 +227,12 @@ func Open(dir string, opts Options) (*Outbox, error) {
 	if o.keep == 0 {
 		o.keep = DefaultQuarantineKeep
 	}
+	o.qMaxBytes = orDefault(opts.QuarantineMaxBytes, DefaultQuarantineMaxBytes)
+	o.maxReports = int(orDefault(int64(opts.MaxReports), DefaultMaxReports))
+	o.maxBytes = orDefault(opts.MaxBytes, DefaultMaxBytes)
+	o.maxAge = time.Duration(orDefault(int64(opts.MaxAge), int64(DefaultMaxAge)))
+	o.loopWindow = time.Duration(orDefault(int64(opts.LoopWindow), int64(DefaultLoopWindow)))
+	o.loopFull = int(orDefault(int64(opts.LoopFull), DefaultLoopFull))
 	if err := ensureDir(o.dir); err != nil {
 		return nil, err
 	}
@@ -204,6 +240,14 @@ func Open(dir string, opts Options) (*Outbox, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// orDefault is v, or def when v is 0; a negative v (no cap) stays.
+func orDefault(v, def int64) int64 {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // ensureDir creates dir with mode 0700 if missing and checks that it is a
@@ -254,7 +298,9 @@ func (o *Outbox) statePath(id string) string  { return filepath.Join(o.dir, id+s
 // Put stores r atomically. If a report with the same event id is already in
 // the outbox, Put leaves it as it is and returns nil, so collecting the same
 // run twice does not send the crash twice. A report bigger than MaxReportSize
-// is refused with ErrTooLarge and nothing is written.
+// is refused with ErrTooLarge and nothing is written. A report that the
+// crash-loop rule folds is not written either: Put counts it and returns an
+// error matching ErrFolded. After writing, Put applies the caps (Prune).
 func (o *Outbox) Put(r *report.Report) error {
 	if r == nil {
 		return fmt.Errorf("%w: nil report", ErrInvalid)
@@ -276,12 +322,20 @@ func (o *Outbox) Put(r *report.Report) error {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
 		return nil // already stored; skip writing and fsyncing it again
 	}
+	undo, err := o.admit(r)
+	if err != nil {
+		return fmt.Errorf("outbox: put %s: %w", r.EventID, err)
+	}
 	for range 2 {
 		existed, err := o.writeAtomic(path, data, false)
 		if err != nil {
+			undo()
 			return fmt.Errorf("outbox: put %s: %w", r.EventID, err)
 		}
 		if !existed {
+			if _, err := o.Prune(); err != nil {
+				o.log.Warn("outbox: apply caps", "err", err)
+			}
 			return nil
 		}
 		fi, err := os.Lstat(path)

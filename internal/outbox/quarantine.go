@@ -70,48 +70,49 @@ func (o *Outbox) quarantineName(name, reason, details string) error {
 	return fmt.Errorf("outbox: quarantine %s: no free name", name)
 }
 
-// pruneQuarantine keeps the newest o.keep quarantined files (a file and its
-// .reason count as one), ranked by the time of the reason file.
-func (o *Outbox) pruneQuarantine() {
-	if o.keep < 0 {
-		return
-	}
+// pruneQuarantine keeps the newest quarantined files (a file and its
+// .reason count as one), ranked by the time of the reason file: at most
+// o.keep of them, at most o.qMaxBytes in all (the newest is always kept),
+// none older than o.maxAge. Each removal is logged; it returns how many
+// were removed. o.qMu must be held.
+func (o *Outbox) pruneQuarantine() int {
 	des, err := os.ReadDir(o.qdir)
 	if err != nil {
 		o.log.Warn("outbox: read quarantine", "err", err)
-		return
+		return 0
 	}
-	fileTime := map[string]time.Time{}
-	reasonTime := map[string]time.Time{}
+	type entry struct {
+		key  string
+		t    time.Time
+		size int64
+	}
+	byKey := map[string]*entry{}
+	get := func(key string) *entry {
+		if byKey[key] == nil {
+			byKey[key] = &entry{key: key}
+		}
+		return byKey[key]
+	}
 	for _, de := range des {
 		fi, err := de.Info()
 		if err != nil {
 			continue
 		}
 		if key, ok := strings.CutSuffix(de.Name(), reasonExt); ok {
-			reasonTime[key] = fi.ModTime()
+			e := get(key)
+			e.t = fi.ModTime() // the reason's time ranks the entry
+			e.size += fi.Size()
 		} else {
-			fileTime[de.Name()] = fi.ModTime()
+			e := get(de.Name())
+			if e.t.IsZero() {
+				e.t = fi.ModTime()
+			}
+			e.size += fi.Size()
 		}
 	}
-	type entry struct {
-		key string
-		t   time.Time
-	}
-	var all []entry
-	for key, t := range fileTime {
-		if rt, ok := reasonTime[key]; ok {
-			t = rt
-		}
-		all = append(all, entry{key, t})
-	}
-	for key, t := range reasonTime {
-		if _, ok := fileTime[key]; !ok { // reason whose move failed or was pruned half-way
-			all = append(all, entry{key, t})
-		}
-	}
-	if len(all) <= o.keep {
-		return
+	all := make([]*entry, 0, len(byKey))
+	for _, e := range byKey {
+		all = append(all, e)
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if !all[i].t.Equal(all[j].t) {
@@ -119,7 +120,24 @@ func (o *Outbox) pruneQuarantine() {
 		}
 		return all[i].key > all[j].key
 	})
-	for _, e := range all[o.keep:] {
+	now := o.now()
+	var total int64
+	removed := 0
+	for i, e := range all {
+		total += e.size
+		var why string
+		switch {
+		case i == 0:
+			continue // the newest stays
+		case o.keep >= 0 && i >= o.keep:
+			why = fmt.Sprintf("more than %d quarantined files", o.keep)
+		case o.qMaxBytes > 0 && total > o.qMaxBytes:
+			why = fmt.Sprintf("more than %d bytes in quarantine", o.qMaxBytes)
+		case o.maxAge > 0 && now.Sub(e.t) > o.maxAge:
+			why = fmt.Sprintf("older than %s", o.maxAge)
+		default:
+			continue
+		}
 		// RemoveAll removes a quarantined symlink, never its target, and
 		// also a directory that was found squatting a report name.
 		if err := os.RemoveAll(filepath.Join(o.qdir, e.key)); err != nil {
@@ -127,7 +145,11 @@ func (o *Outbox) pruneQuarantine() {
 			continue
 		}
 		_ = os.Remove(filepath.Join(o.qdir, e.key+reasonExt))
+		total -= e.size
+		removed++
+		o.log.Info("outbox: quarantined file removed", "file", e.key, "why", why, "bytes", e.size)
 	}
+	return removed
 }
 
 // QuarantineData stores data in quarantine/ as name, with the same

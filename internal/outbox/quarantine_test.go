@@ -13,7 +13,7 @@ import (
 
 func TestQuarantineKeepsNewest(t *testing.T) {
 	clk := newClock()
-	o, err := Open(t.TempDir(), Options{Now: clk.Now, QuarantineKeep: 3})
+	o, err := Open(t.TempDir(), Options{Now: clk.Now, QuarantineKeep: 3, LoopWindow: -1})
 	require.NoError(t, err)
 	var ids []string
 	for i := range 5 {
