@@ -5,6 +5,8 @@
 //	bare                does nothing and exits 0: the floor
 //	install             crashguard.Install with Options{Dir: $CRASHGUARD_DIR}, no DSN
 //	install-native-off  the same with DisableNative: true
+//	install-monitor     the same with Monitor: true (the helper starts in the
+//	                    background; the program exits without waiting for it)
 //	sentry-init         sentry.Init with a DSN to a closed local port (nothing is
 //	                    sent: the program exits before any event): the peer
 //
@@ -25,7 +27,7 @@ import (
 )
 
 func main() {
-	variant := flag.String("variant", "bare", "bare, install, install-native-off or sentry-init")
+	variant := flag.String("variant", "bare", "bare, install, install-native-off, install-monitor or sentry-init")
 	flag.Parse()
 	var err error
 	switch *variant {
@@ -34,6 +36,8 @@ func main() {
 		_, err = crashguard.Install(crashguard.Options{Dir: os.Getenv("CRASHGUARD_DIR")})
 	case "install-native-off":
 		_, err = crashguard.Install(crashguard.Options{Dir: os.Getenv("CRASHGUARD_DIR"), DisableNative: true})
+	case "install-monitor":
+		_, err = crashguard.Install(crashguard.Options{Dir: os.Getenv("CRASHGUARD_DIR"), Monitor: true})
 	case "sentry-init":
 		err = sentry.Init(sentry.ClientOptions{Dsn: "http://key@127.0.0.1:9/1"})
 	default:
