@@ -3,56 +3,12 @@
 package crashguard
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/crashguard/crashguard-go/internal/sentryevent"
-	"github.com/crashguard/crashguard-go/internal/sentryschema"
 )
-
-// crashEvent runs a crashing child over a fresh directory, collects its one
-// report as the next start would, and returns the report's Sentry event
-// (validated against Sentry's schema) as decoded JSON.
-func crashEvent(t *testing.T, bin string, env []string, args ...string) map[string]any {
-	t.Helper()
-	dir := t.TempDir()
-	got := runChild(t, bin, dir, env, args...)
-	require.NotEqual(t, 0, got.exit, "the child crashed; stderr:\n%s", got.stderr)
-	g := newTestGuard(t, dir, "")
-	pending, err := g.Pending()
-	require.NoError(t, err)
-	require.Len(t, pending, 1, "one report; stderr:\n%s", got.stderr)
-	r, err := g.outbox.Load(pending[0].EventID)
-	require.NoError(t, err)
-	body, err := sentryevent.Build(r, sentryevent.Options{})
-	require.NoError(t, err)
-	require.NoError(t, sentryschema.Validate(body), "%s", body)
-	var ev map[string]any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	require.NoError(t, dec.Decode(&ev))
-	return ev
-}
-
-// exceptionFrames returns the frames of the event's (last) exception, oldest
-// first as sent.
-func exceptionFrames(ev map[string]any) []map[string]any {
-	values, _ := dig(ev, "exception")["values"].([]any)
-	if len(values) == 0 {
-		return nil
-	}
-	frames, _ := dig(values, len(values)-1, "stacktrace")["frames"].([]any)
-	out := make([]map[string]any, 0, len(frames))
-	for _, f := range frames {
-		out = append(out, f.(map[string]any))
-	}
-	return out
-}
 
 // inAppFunctions lists the in-app frames as Sentry groups them: module and
 // function for Go frames, function for native ones, oldest first.
@@ -92,7 +48,7 @@ func TestCCrashGroupsByItsOwnCFunction(t *testing.T) {
 	}
 	lists := map[string][]string{}
 	for _, tc := range tests {
-		ev := crashEvent(t, bin, nil, "-mode", tc.mode, "-crashguard")
+		ev, _ := crashEvent(t, bin, nil, "-mode", tc.mode, "-crashguard")
 		frames := exceptionFrames(ev)
 		require.NotEmpty(t, frames)
 		got := inAppFunctions(frames)
