@@ -36,6 +36,15 @@ func parseLocation(s string, f *report.Frame) {
 		if j := strings.LastIndex(tail, " pc=0x"); j >= 0 {
 			f.PC, _ = parseHex(tail[j+len(" pc="):])
 		}
+	} else if isCLocation(s) {
+		// A C frame through a cgo symbolizer: "file:line pc=0x..." or
+		// "pc=0x...".
+		i := strings.LastIndex(s, "pc=0x")
+		f.PC, _ = parseHex(s[i+len("pc="):])
+		s = strings.TrimSuffix(s[:i], " ")
+		if s == "" {
+			return
+		}
 	}
 	if i := strings.LastIndex(s, " +0x"); i >= 0 {
 		if off, ok := parseHex(s[i+len(" +"):]); ok {

@@ -49,10 +49,13 @@ var throwFuncs = map[string]bool{
 }
 
 // throwerMessages maps a runtime function that called runtime.throw to the
-// message it throws. Checked against the sources of Go 1.23 to 1.26: the
-// listed message is the only one the function throws, or the only one a
-// program can reach (the others are the runtime checking its own
-// invariants, e.g. "refill of span with free space remaining").
+// message it throws where the function throws several: the one a program
+// can reach (the others are the runtime checking its own invariants, e.g.
+// "refill of span with free space remaining"). It is consulted after the
+// call site (throwAt: the caller's file and line pin the call in
+// throws_gen.go) and before the function's only message (onlyThrow);
+// TestThrowTableMatchesGOROOT checks each entry is one of the function's
+// throws in the Go in use.
 var throwerMessages = map[string]string{
 	"runtime.newstack":                  msgStackOverflow, // after "runtime: goroutine stack exceeds N-byte limit"
 	"runtime.(*mcache).allocLarge":      msgOOM,           // the only throw there
@@ -145,10 +148,29 @@ func (p *parser) infer() {
 		return
 	}
 	r.Message, r.MessageInferred, r.InferredFrom = msg, true, from
+	if msg == msgPrintPanic && !r.MessagePrefix {
+		// throw(text + ": " + r) in preprintpanics, at a line the table
+		// does not know: the rest was built at run time and is nowhere
+		// in the output but the "fatal error:" line, which the
+		// SetCrashOutput copy lacks.
+		r.MessagePrefix = true
+		r.InferredFrom += "; the runtime's text goes on with \": \" and what the String or Error method panicked with, " +
+			"which the output does not hold: the message is its prefix"
+	}
 	r.Kind = kindOfFatal(msg)
 	if msg == msgFault && r.Signal != nil {
 		r.UnexpectedFault, r.FaultAddress = true, r.Signal.Addr
 	}
+}
+
+// crashedOf returns the goroutine marked crashed, or nil.
+func crashedOf(r *Result) *report.Goroutine {
+	for i := range r.Goroutines {
+		if r.Goroutines[i].Crashed {
+			return &r.Goroutines[i]
+		}
+	}
+	return nil
 }
 
 func (p *parser) inferMessage(site *throwSite) (msg, from string) {
@@ -178,7 +200,13 @@ func (p *parser) inferMessage(site *throwSite) (msg, from string) {
 			return m, f
 		}
 	}
-	// 4. Nobody threw on a goroutine, nobody is running: the scheduler
+	// 4. A fatal with the runtime's frames hidden.
+	if site == nil {
+		if m, f := p.inferFromHiddenFatal(crashedOf(r)); m != "" {
+			return m, f
+		}
+	}
+	// 5. Nobody threw on a goroutine, nobody is running: the scheduler
 	// found a deadlock.
 	if site == nil && r.Signal == nil && len(r.RuntimeStack) == 0 && r.CrashedGoroutine == 0 && len(r.Goroutines) > 0 {
 		for _, g := range r.Goroutines {
@@ -226,10 +254,52 @@ func (p *parser) inferFromThrow(site *throwSite) (msg, from string) {
 	case callerName == "runtime.sigpanic" && site.thrower == "runtime.throw":
 		return p.inferFault(site, calledBy)
 	}
+	if t, ok := throwAt(site.caller); ok {
+		if t.prefix {
+			p.r.MessagePrefix = true
+			return t.msg, fmt.Sprintf("%s at %s:%d, where the Go runtime sources (%s) throw a message that starts so "+
+				"and goes on with text made at run time, which the output does not hold: the message is its prefix",
+				calledBy, baseName(site.caller.File), site.caller.Line, releaseRange())
+		}
+		return t.msg, fmt.Sprintf("%s at %s:%d, where the Go runtime sources (%s) throw only that",
+			calledBy, baseName(site.caller.File), site.caller.Line, releaseRange())
+	}
 	if m, ok := throwerMessages[callerName]; ok {
 		return m, calledBy
 	}
+	if m, ok := onlyThrow(callerName, false); ok {
+		return m, fmt.Sprintf("%s, which throws nothing else in the Go runtime sources (%s)", calledBy, releaseRange())
+	}
+	if msgs, _ := throwMessages(callerName); len(msgs) > 1 {
+		if m := byLength(site.length, msgs...); m != "" {
+			return m, fmt.Sprintf("%s, message length %d: the only one of its messages in the Go runtime sources (%s) that long",
+				calledBy, site.length, releaseRange())
+		}
+	}
 	return "", ""
+}
+
+// inferFromHiddenFatal infers the message of a fatal error whose frames the
+// runtime did not print: at GOTRACEBACK=single a fatal (an error of the
+// program, not of the runtime) hides the runtime's frames, so the crashed
+// goroutine's top frame is the function that called fatal when that
+// function is not the runtime's by name (a //go:linkname such as
+// sync.runtime_notifyListNotifyAll).
+func (p *parser) inferFromHiddenFatal(g *report.Goroutine) (msg, from string) {
+	r := p.r
+	if g == nil || len(g.Frames) == 0 || r.Signal != nil || len(r.Panics) > 0 {
+		return "", ""
+	}
+	top := &g.Frames[0]
+	if t, ok := throwAt(top); ok && t.fatal && !t.prefix {
+		return t.msg, fmt.Sprintf("top frame %s at %s:%d of the crashed goroutine, where the Go runtime sources (%s) call fatal with only that "+
+			"(the runtime's own frames are hidden at this GOTRACEBACK level)", top.Function, baseName(top.File), top.Line, releaseRange())
+	}
+	return "", ""
+}
+
+func baseName(path string) string {
+	return path[strings.LastIndexAny(path, `/\`)+1:]
 }
 
 // inferFault decides between the two throws of runtime.sigpanic that end a

@@ -402,9 +402,13 @@ func TestInferNeedsEvidence(t *testing.T) {
 		// Not a deadlock: a signal.
 		"blocked with a signal": crash("[signal SIGSEGV: segmentation violation code=0x1 addr=0x1000 pc=0x1]",
 			"", "goroutine 1 [chan receive]:", "main.main()", "\t/m.go:3 +0x1"),
-		// A throw from a function with many messages.
+		// A throw from a function with several messages, at a line where
+		// no release throws, and no message length.
 		"unknown thrower": crash("", "goroutine 1 gp=0x1 m=0 mp=0x2 [running]:", "runtime.throw({0x1?, 0x2?})",
-			"\t/go/src/runtime/panic.go:1073 +0x48", "runtime.gcStart(0x1)", "\t/go/src/runtime/mgc.go:600 +0x1"),
+			"\t/go/src/runtime/panic.go:1073 +0x48", "runtime.coroswitch_m(0x1)", "\t/go/src/runtime/coro.go:1 +0x1"),
+		// A function the runtime sources do not have.
+		"no such thrower": crash("", "goroutine 1 gp=0x1 m=0 mp=0x2 [running]:", "runtime.throw({0x1?, 0x2?})",
+			"\t/go/src/runtime/panic.go:1073 +0x48", "runtime.noSuchFunction(0x1)", "\t/go/src/runtime/x.go:600 +0x1"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Parse(in)
@@ -509,4 +513,87 @@ func TestParseWithNeverPanics(t *testing.T) {
 	for i := 0; i <= len(b); i += 7 {
 		assert.NotPanics(t, func() { _, _ = newParser(Hints{}).parse(b[:i]) })
 	}
+}
+
+// TestCgoSymbolizerFrames: with a cgo traceback symbolizer registered
+// (runtime.SetCgoTraceback), C frames print as the symbol's name without
+// arguments, or "non-Go function", over "\tfile:line pc=0x..." or
+// "\tpc=0x..." (runtime.printOneCgoTraceback). The lines are from
+// runtime/testdata/testprogcgo's CrashTraceback.
+func TestCgoSymbolizerFrames(t *testing.T) {
+	r, err := Parse(crash(
+		"SIGSEGV: segmentation violation",
+		"PC=0x55d4a3 m=0 sigcode=1 addr=0x0",
+		"signal arrived during cgo execution",
+		"",
+		"goroutine 1 gp=0x726fbab41e0 m=0 mp=0x7191a0 [syscall]:",
+		"non-Go function",
+		"\tcgo symbolizer:1 pc=0x1",
+		"tracebackF3",
+		"\t/src/traceback_c.c:12 pc=0x55d4a3",
+		"non-Go function",
+		"\tpc=0x3",
+		"runtime.cgocall(0x55b593, 0x726fbb05e80)",
+		"\t/usr/local/go/src/runtime/cgocall.go:167 +0x4b fp=0x726fbb05e58 sp=0x726fbb05e20 pc=0x486acb",
+		"main.main()",
+		"\t/m.go:3 +0x1",
+		"runtime: g 1: unexpected return pc for main.main called from 0xbad",
+		"stack: frame={sp:0x1, fp:0x2} stk={lo:0x0, hi:0x3}",
+	))
+	require.NoError(t, err)
+	require.Len(t, r.Goroutines, 1)
+	fs := r.Goroutines[0].Frames
+	require.Len(t, fs, 5)
+	assert.Equal(t, report.Frame{File: "cgo symbolizer", Line: 1, PC: 1}, fs[0])
+	assert.Equal(t, report.Frame{Function: "tracebackF3", File: "/src/traceback_c.c", Line: 12, PC: 0x55d4a3}, fs[1])
+	assert.Equal(t, report.Frame{PC: 3}, fs[2])
+	assert.Equal(t, "runtime.cgocall", fs[3].Function)
+	assert.Equal(t, "main.main", fs[4].Function)
+	assert.Equal(t, int64(1), r.CrashedGoroutine)
+	// A line in a stack that no location line follows is no frame.
+	assert.Contains(t, r.Diagnostics, "runtime: g 1: unexpected return pc for main.main called from 0xbad")
+}
+
+// TestPanicWhilePrintingPrefix: "panic while printing panic value" is
+// followed by ": " and what the String or Error method panicked with, built
+// at run time. The crash file has none of it: the message is a prefix, and
+// says so.
+func TestPanicWhilePrintingPrefix(t *testing.T) {
+	r, err := Parse(readTestdata(t, "go1.26/throw_in_panic_print.crash.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, msgPrintPanic, r.Message)
+	assert.True(t, r.MessageInferred)
+	assert.True(t, r.MessagePrefix)
+	assert.Contains(t, r.InferredFrom, "prefix")
+	e, err := Parse(readTestdata(t, "go1.26/throw_in_panic_print.stderr.txt"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(e.Message, msgPrintPanic+": "), e.Message)
+	assert.False(t, e.MessagePrefix)
+}
+
+// TestHiddenFatal: at GOTRACEBACK=single a fatal hides the runtime's
+// frames; the top frame is then the function that called fatal, here under
+// the name its //go:linkname gives it (testprog's SynctestCond modes).
+func TestHiddenFatal(t *testing.T) {
+	r, err := Parse(crash("",
+		"goroutine 1 [running]:",
+		"sync.runtime_notifyListNotifyAll(0xc000012345?)",
+		"\t/usr/local/go/src/runtime/sema.go:658 +0x1d",
+		"sync.(*Cond).Broadcast(...)",
+		"\t/usr/local/go/src/sync/cond.go:91",
+		"main.main()",
+		"\t/m.go:3 +0x1",
+	))
+	require.NoError(t, err)
+	assert.Equal(t, "semaphore wake of synctest goroutine from outside bubble", r.Message)
+	assert.True(t, r.MessageInferred)
+	assert.Contains(t, r.InferredFrom, "sema.go:658")
+	// Not at a line where the sources call fatal: no message.
+	r, err = Parse(crash("",
+		"goroutine 1 [running]:",
+		"sync.runtime_notifyListNotifyAll(0xc000012345?)",
+		"\t/usr/local/go/src/runtime/sema.go:600 +0x1d",
+	))
+	require.NoError(t, err)
+	assert.Empty(t, r.Message)
 }
