@@ -61,6 +61,10 @@ type Received struct {
 	// Raw is the event item's payload as sent.
 	Raw         []byte
 	Attachments []Attachment
+	// Sessions are the session aggregates of "sessions" items, one per
+	// bucket, each with its item's attrs (checked: release present,
+	// started a timestamp, counts non-negative integers).
+	Sessions []SessionBucket
 	// Header is the HTTP request header.
 	Header http.Header
 	// BodySize is the size of the request body as it came over the wire
@@ -179,6 +183,17 @@ func (s *Server) eventsLocked() []Received {
 		if r.Event != nil {
 			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// SessionBuckets returns every session aggregate bucket received so far.
+func (s *Server) SessionBuckets() []SessionBucket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SessionBucket
+	for _, r := range s.received {
+		out = append(out, r.Sessions...)
 	}
 	return out
 }
@@ -426,6 +441,12 @@ func parseReceived(body []byte) (Received, error) {
 			}
 			rec.Event, rec.Raw = ev, it.Payload
 			rec.SchemaErr = sentryschema.Validate(it.Payload)
+		case "sessions":
+			b, err := parseSessions(it.Payload)
+			if err != nil {
+				return Received{}, fmt.Errorf("item %d: sessions: %w", i, err)
+			}
+			rec.Sessions = append(rec.Sessions, b...)
 		case "attachment":
 			a := Attachment{Data: it.Payload}
 			a.Filename, _ = it.Header["filename"].(string)

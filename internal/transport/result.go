@@ -78,6 +78,9 @@ const (
 	CategoryError = "error"
 	// CategoryAttachment is the category of attachment items (the crash output).
 	CategoryAttachment = "attachment"
+	// CategorySession is the category of session and sessions items
+	// (Release Health).
+	CategorySession = "session"
 )
 
 // RateLimit is one entry of the X-Sentry-Rate-Limits response header:

@@ -1,0 +1,13 @@
+//go:build !unix
+
+package sessions
+
+import "os"
+
+// openNoFollow: no O_NOFOLLOW here; the directory is checked by safedir.
+func openNoFollow(path string) (*os.File, error) { return os.Open(path) }
+
+// tryLock: without a cross-process lock here two processes could send the
+// same sessions and count a run twice, so sessions are sent on unix only:
+// the lock is never had.
+func tryLock(*os.File) (bool, error) { return false, nil }
