@@ -55,6 +55,12 @@ type Stats struct {
 	// Shrunk counts the delivered reports that Sentry took only in the
 	// smaller form, after refusing the first as too large.
 	Shrunk int
+	// Pruned counts reports the outbox caps removed unsent before the pass
+	// (outbox.Prune); the next event delivered says how many.
+	Pruned int
+	// Folded counts the crashes that the delivered events stood for besides
+	// their own: reports folded by the crash-loop rule (outbox.ErrFolded).
+	Folded int
 }
 
 // SendAll tries every report in the outbox once. With honourBackoff, reports
@@ -64,6 +70,12 @@ type Stats struct {
 // reasons joined) when reports remain.
 func (s *Sender) SendAll(ctx context.Context, honourBackoff bool) (Stats, error) {
 	var st Stats
+	// The caps first: what is over them is not worth a request.
+	if ps, err := s.Outbox.Prune(); err != nil {
+		s.log().Warn("crashguard: apply the outbox caps", "err", err)
+	} else {
+		st.Pruned = ps.Removed()
+	}
 	entries, err := s.Outbox.List()
 	if err != nil {
 		return st, err
@@ -85,7 +97,7 @@ func (s *Sender) SendAll(ctx context.Context, honourBackoff bool) (Stats, error)
 			errs = append(errs, fmt.Errorf("report %s: next attempt at %s", e.ID, e.State.NextAttempt.Format(time.RFC3339)))
 			continue
 		}
-		outcome, err := s.sendOne(ctx, e.ID)
+		outcome, folded, err := s.sendOne(ctx, e.ID)
 		if err != nil && outcome != kept && outcome != refused {
 			// The outcome stands (Sentry has it, or it is quarantined), but
 			// the outbox could not record it: a delivered report left behind
@@ -95,6 +107,7 @@ func (s *Sender) SendAll(ctx context.Context, honourBackoff bool) (Stats, error)
 		switch outcome {
 		case delivered, deliveredSmall:
 			st.Delivered++
+			st.Folded += folded
 			if outcome == deliveredSmall {
 				st.Shrunk++
 			}
@@ -129,20 +142,66 @@ const (
 	deliveredSmall // delivered in the smaller form after a 413
 )
 
-func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
+// sendOne sends report id; folded is how many folded crashes its event
+// carried (outbox.TakeFolded), counted only when it was delivered.
+func (s *Sender) sendOne(ctx context.Context, id string) (_ outcome, folded int, _ error) {
 	c, err := s.Outbox.Claim(id)
 	switch {
 	case errors.Is(err, outbox.ErrGone):
-		return gone, nil
+		return gone, 0, nil
 	case errors.Is(err, outbox.ErrCorrupt):
-		return quarantined, nil // moved to quarantine by Claim, with the reason
+		return quarantined, 0, nil // moved to quarantine by Claim, with the reason
 	case err != nil:
-		return kept, err // ErrBusy: another process is sending it
+		return kept, 0, err // ErrBusy: another process is sending it
 	}
 	defer c.Release()
 	r := c.Report()
 
-	env, fit, err := sentryevent.EnvelopeFit(r, s.Event)
+	// The crash-loop counts this event carries are taken now, so that no
+	// other sender carries them too, and given back unless it is delivered.
+	carried, err := s.Outbox.TakeFolded(r)
+	if err != nil {
+		s.log().Warn("crashguard: crash-loop counts not readable; event sent without them", "event_id", id, "err", err)
+	}
+	o, err := s.sendClaimed(ctx, c, carried)
+	if o != delivered && o != deliveredSmall {
+		if rerr := s.Outbox.ReturnFolded(carried); rerr != nil {
+			s.log().Warn("crashguard: crash-loop counts lost", "event_id", id, "folded", carried.Folded, "dropped", carried.Dropped, "err", rerr)
+		}
+		return o, 0, err
+	}
+	return o, carried.Folded, err
+}
+
+// eventOptions are the sender's event options with the counts an event
+// carries in its "crashguard" context: folded_crashes (crashes of the same
+// fingerprint folded into this event by the crash-loop rule) and
+// dropped_reports (reports the outbox caps removed unsent).
+func (s *Sender) eventOptions(carried outbox.Carried) sentryevent.Options {
+	opts := s.Event
+	if carried.Folded == 0 && carried.Dropped == 0 {
+		return opts
+	}
+	ctx := map[string]any{}
+	for k, v := range s.Event.Context {
+		ctx[k] = v
+	}
+	if carried.Folded > 0 {
+		ctx["folded_crashes"] = carried.Folded
+		ctx["crash_loop_fingerprint"] = carried.Fingerprint
+	}
+	if carried.Dropped > 0 {
+		ctx["dropped_reports"] = carried.Dropped
+	}
+	opts.Context = ctx
+	return opts
+}
+
+// sendClaimed sends the claimed report c, carrying carried.
+func (s *Sender) sendClaimed(ctx context.Context, c *outbox.Claim, carried outbox.Carried) (outcome, error) {
+	id, r := c.ID(), c.Report()
+	event := s.eventOptions(carried)
+	env, fit, err := sentryevent.EnvelopeFit(r, event)
 	switch {
 	case errors.Is(err, sentryevent.ErrDropped):
 		s.log().Info("crashguard: report dropped by BeforeSend", "event_id", id)
@@ -169,7 +228,7 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 		// proxy): send the smaller form at once, if there is one. Sentry
 		// asks SDKs not to resend a refused envelope; this one is different.
 		first := res
-		opts := s.Event
+		opts := event
 		opts.MaxEventSize = min(positive(opts.MaxEventSize, sentryevent.SmallEventBudget), sentryevent.SmallEventBudget)
 		opts.MaxAttachmentSize = min(positive(opts.MaxAttachmentSize, sentryevent.SmallAttachmentSize), sentryevent.SmallAttachmentSize)
 		env2, fit2, err := sentryevent.EnvelopeFit(r, opts)
@@ -196,7 +255,8 @@ func (s *Sender) sendOne(ctx context.Context, id string) (outcome, error) {
 	log := s.log().With("event_id", id, "status", res.StatusCode, "outcome", res.Outcome.String())
 	switch res.Outcome {
 	case transport.Delivered:
-		log.Info("crashguard: report delivered", "body_bytes", res.BodySize, "smaller_form", small)
+		log.Info("crashguard: report delivered", "body_bytes", res.BodySize, "smaller_form", small,
+			"folded_crashes", carried.Folded, "dropped_reports", carried.Dropped)
 		if small {
 			return deliveredSmall, c.Delivered()
 		}

@@ -55,7 +55,10 @@ func newFixture(t *testing.T, ids ...string) *fixture {
 	f := &fixture{recv: sentrytest.New(), now: time.Now()}
 	t.Cleanup(f.recv.Close)
 	var err error
-	f.ob, err = outbox.Open(filepath.Join(t.TempDir(), "outbox"), outbox.Options{Now: func() time.Time { return f.now }})
+	// Caps and crash-loop folding off: these tests put many copies of one
+	// report; crashloop_test.go turns them on.
+	f.ob, err = outbox.Open(filepath.Join(t.TempDir(), "outbox"), outbox.Options{Now: func() time.Time { return f.now },
+		MaxReports: -1, LoopWindow: -1})
 	require.NoError(t, err)
 	for _, id := range ids {
 		require.NoError(t, f.ob.Put(sampleReport(id)))
@@ -361,7 +364,7 @@ func TestTwoSendersNeverSendTheSameReportTwice(t *testing.T) {
 		ids[i] = sampleID(i)
 	}
 	f := newFixture(t, ids...)
-	other, err := outbox.Open(f.ob.Dir(), outbox.Options{})
+	other, err := outbox.Open(f.ob.Dir(), outbox.Options{MaxReports: -1, LoopWindow: -1})
 	require.NoError(t, err)
 	s2 := *f.s
 	s2.Outbox = other

@@ -121,6 +121,7 @@ func newEvent(r *report.Report, opts Options) (*sentry.Event, *extras, error) {
 	maps.Copy(ev.Tags, p.Tags)
 	maps.Copy(ev.Modules, modules(r))
 	ev.Contexts = contexts(r)
+	maps.Copy(ev.Contexts["crashguard"], opts.Context)
 
 	exc, mx := newException(r)
 	ev.Exception = chainExceptions(r, exc)

@@ -61,6 +61,10 @@ type Options struct {
 	// MaxAttachmentSize caps each attachment in bytes: 0 (or more than
 	// DefaultMaxAttachmentSize) means DefaultMaxAttachmentSize.
 	MaxAttachmentSize int
+	// Context holds values the sender adds to the "crashguard" context,
+	// before BeforeSend sees the event: the crash-loop counts of
+	// internal/delivery ("folded_crashes", "dropped_reports").
+	Context map[string]any
 }
 
 func (o Options) sdkName() string {
