@@ -1,0 +1,119 @@
+//go:build unix
+
+package crashguard
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/outbox"
+	"github.com/crashguard/crashguard-go/internal/sentrytest"
+)
+
+// dirNames lists dir, sorted; a missing dir is empty.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	var out []string
+	for _, de := range des {
+		out = append(out, de.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// 1,000 quick clean runs in a row, real processes that return right after
+// Install (no monitor, no time for a background pass): each start takes the
+// previous dead run over, so runs/ holds exactly one run's two files (run
+// file and flight recorder) after every one of them.
+func TestThousandQuickCleanRunsKeepRunsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 processes")
+	}
+	bin := testprog(t, "gocrash")
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	most := 0
+	for i := range 1000 {
+		res := runChild(t, bin, dir, nil, "return")
+		require.Equal(t, 0, res.exit, "run %d: %s", i, res.stderr)
+		names := dirNames(t, runs)
+		most = max(most, len(names))
+		require.LessOrEqual(t, len(names), 2, "after run %d: %v", i, names)
+	}
+	names := dirNames(t, runs)
+	require.Len(t, names, 2)
+	assert.True(t, strings.HasSuffix(names[0], ".flight") && strings.HasSuffix(names[1], ".run"), "%v", names)
+	t.Logf("files in runs/ after each of 1,000 clean runs: at most %d", most)
+}
+
+// A crash loop through real processes: 20 panics of the same place, then a
+// start that delivers (Flush). The first LoopFull reports go out in full,
+// the rest are counted, and every crash is accounted for: the events plus
+// the folded counts they carry plus what waits to be carried add up to 20.
+// The outbox ends empty, runs/ with the last start's own clean run.
+func TestCrashLoopThroughProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crashing processes")
+	}
+	bin := testprog(t, "gocrash")
+	dir := t.TempDir()
+	recv := sentrytest.New()
+	defer recv.Close()
+	const crashes = 20
+	for range crashes {
+		res := runChild(t, bin, dir, nil, "panic-main")
+		require.Equal(t, 2, res.exit, res.stderr)
+	}
+	// A pass builds at most 16 runs: flush until none is left.
+	for range 3 {
+		res := runChild(t, bin, dir, []string{"SENTRY_DSN=" + recv.DSN()}, "flush")
+		require.Equal(t, 0, res.exit, res.stderr)
+	}
+	// Only the last flush's own (clean) run is left, for the next start to
+	// take over.
+	assert.Len(t, dirNames(t, filepath.Join(dir, "runs")), 2)
+
+	events := recv.Events()
+	require.Len(t, events, outbox.DefaultLoopFull, "the first reports of the loop, in full")
+	carried := 0
+	for _, e := range events {
+		cg := e.Event["contexts"].(map[string]any)["crashguard"].(map[string]any)
+		if n, ok := cg["folded_crashes"].(json.Number); ok {
+			v, err := n.Int64()
+			require.NoError(t, err)
+			carried += int(v)
+		}
+	}
+	// What no event carried yet waits in the crash-loop file for the
+	// first report of this crash after the hour.
+	waiting := 0
+	b, err := os.ReadFile(filepath.Join(dir, "outbox", "crashloop.json"))
+	require.NoError(t, err)
+	var lf struct {
+		Fingerprints map[string]struct{ Folded int } `json:"fingerprints"`
+	}
+	require.NoError(t, json.Unmarshal(b, &lf))
+	require.Len(t, lf.Fingerprints, 1, "one crash, one fingerprint")
+	for _, e := range lf.Fingerprints {
+		waiting += e.Folded
+	}
+	assert.Equal(t, crashes, len(events)+carried+waiting, "events %d, carried %d, waiting %d", len(events), carried, waiting)
+	assert.Positive(t, carried, "the events sent say how many crashes they stand for")
+	ob, err := outbox.Open(filepath.Join(dir, "outbox"), outbox.Options{})
+	require.NoError(t, err)
+	pending, err := ob.List()
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+}
