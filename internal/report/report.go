@@ -77,6 +77,121 @@ type Report struct {
 	// CrashOutputTruncated is true when the crash output was larger than the
 	// collector's cap and only its head was kept.
 	CrashOutputTruncated bool `json:"crash_output_truncated,omitempty"`
+
+	// Scope is the last snapshot of the sentry-go global hub's scope taken
+	// in the crashing process (internal/scopesnap), nil when there was none.
+	Scope *Scope `json:"scope,omitempty"`
+	// Runtime is what the crashing process recorded about its Go runtime:
+	// the settings at Install and the last runtime/metrics sample.
+	Runtime *Runtime `json:"runtime,omitempty"`
+}
+
+// Scope is a snapshot of the sentry-go scope, as sentry-go's
+// Scope.ApplyToEvent would have applied it to an event at Taken.
+type Scope struct {
+	// Taken is when the scope was last read and found as here: the snapshot
+	// is at most CrashTime - Taken old.
+	Taken time.Time `json:"taken"`
+	// Written is when this content was first written (Taken or earlier).
+	Written     time.Time                 `json:"written"`
+	User        *User                     `json:"user,omitempty"`
+	Tags        map[string]string         `json:"tags,omitempty"`
+	Contexts    map[string]map[string]any `json:"contexts,omitempty"`
+	Level       string                    `json:"level,omitempty"`
+	Fingerprint []string                  `json:"fingerprint,omitempty"`
+	// Breadcrumbs, oldest first: those of the snapshot merged with the
+	// exact ones of the BeforeBreadcrumb ring, at most MaxBreadcrumbs.
+	Breadcrumbs []Breadcrumb `json:"breadcrumbs,omitempty"`
+	// RingBreadcrumbs counts the breadcrumbs that came from the ring
+	// (recorded as they were added, not up to a second late).
+	RingBreadcrumbs int `json:"ring_breadcrumbs,omitempty"`
+	// BreadcrumbsDropped counts the oldest breadcrumbs left out so that
+	// the snapshot fit its slot.
+	BreadcrumbsDropped int `json:"breadcrumbs_dropped,omitempty"`
+	// MaxBreadcrumbs is the program's sentry-go MaxBreadcrumbs (0: default).
+	MaxBreadcrumbs int `json:"max_breadcrumbs,omitempty"`
+	// SendDefaultPII is the program's sentry-go option at the snapshot.
+	SendDefaultPII bool `json:"send_default_pii,omitempty"`
+	// Seq numbers the snapshots the process wrote (1 for the first).
+	Seq uint64 `json:"seq"`
+}
+
+// User is sentry-go's User.
+type User struct {
+	ID        string            `json:"id,omitempty"`
+	Email     string            `json:"email,omitempty"`
+	IPAddress string            `json:"ip_address,omitempty"`
+	Username  string            `json:"username,omitempty"`
+	Name      string            `json:"name,omitempty"`
+	Data      map[string]string `json:"data,omitempty"`
+}
+
+// Breadcrumb is sentry-go's Breadcrumb.
+type Breadcrumb struct {
+	Timestamp time.Time      `json:"timestamp"`
+	Type      string         `json:"type,omitempty"`
+	Category  string         `json:"category,omitempty"`
+	Message   string         `json:"message,omitempty"`
+	Level     string         `json:"level,omitempty"`
+	Data      map[string]any `json:"data,omitempty"`
+}
+
+// Runtime is what the crashing process recorded about its Go runtime.
+type Runtime struct {
+	// Settings are the values fixed at Install.
+	Settings *RuntimeSettings `json:"settings,omitempty"`
+	// Sample is the last runtime/metrics sample, nil when none was taken.
+	Sample *RuntimeSample `json:"sample,omitempty"`
+}
+
+// RuntimeSettings are the Go runtime's settings at Install.
+type RuntimeSettings struct {
+	GOMAXPROCS int `json:"gomaxprocs"`
+	NumCPU     int `json:"num_cpu"`
+	// GOMEMLIMIT in bytes; math.MaxInt64 when there is none.
+	GOMEMLIMIT int64 `json:"gomemlimit"`
+	// GOGC in percent; -1 for off.
+	GOGC int `json:"gogc"`
+	// GODEBUG is the environment variable; DefaultGODEBUG what the build
+	// set (go.mod's go line and //go:debug directives).
+	GODEBUG        string `json:"godebug,omitempty"`
+	DefaultGODEBUG string `json:"default_godebug,omitempty"`
+	// BuildSettings are the executable's build settings (-tags,
+	// CGO_ENABLED, GOAMD64, -trimpath, ...), without the vcs ones, which
+	// Process.Build has.
+	BuildSettings map[string]string `json:"build_settings,omitempty"`
+	// Cgroup is the process's cgroup limits, nil when not in a cgroup
+	// with limits this package can read (Linux only).
+	Cgroup *Cgroup `json:"cgroup,omitempty"`
+}
+
+// Cgroup holds the limits of the cgroup the process ran in.
+type Cgroup struct {
+	Version int    `json:"version"` // 1 or 2
+	Path    string `json:"path,omitempty"`
+	// MemoryMax is memory.max (v2) or memory.limit_in_bytes (v1) in bytes;
+	// 0 for no limit. MemoryHigh is v2's memory.high, 0 for none.
+	MemoryMax  int64 `json:"memory_max,omitempty"`
+	MemoryHigh int64 `json:"memory_high,omitempty"`
+	// CPUQuota is the CPU limit in cores (cpu.max quota/period); 0 for none.
+	CPUQuota float64 `json:"cpu_quota,omitempty"`
+}
+
+// RuntimeSample is one runtime/metrics sample.
+type RuntimeSample struct {
+	Taken time.Time `json:"taken"`
+	// HeapInUse is the memory occupied by live and not yet swept heap
+	// objects (/memory/classes/heap/objects:bytes).
+	HeapInUse uint64 `json:"heap_in_use"`
+	// HeapGoal is the heap size the GC aims for (/gc/heap/goal:bytes).
+	HeapGoal uint64 `json:"heap_goal,omitempty"`
+	// TotalMemory is all memory the runtime mapped (/memory/classes/total:bytes).
+	TotalMemory uint64 `json:"total_memory,omitempty"`
+	Goroutines  uint64 `json:"goroutines"`
+	GCCycles    uint64 `json:"gc_cycles"`
+	// LastGC is when the last GC cycle ended, zero before the first.
+	LastGC     time.Time `json:"last_gc,omitzero"`
+	GOMAXPROCS int       `json:"gomaxprocs,omitempty"`
 }
 
 // Panic is one "panic:" line of a panic chain, as runtime.printpanics prints

@@ -88,7 +88,7 @@ func List(runs string) ([]string, error) {
 // splitName splits a file name in a runs directory into a valid run id and
 // one of the suffixes a run's files have; ok is false for any other name.
 func splitName(name string) (id, suffix string, ok bool) {
-	for _, suffix := range []string{RunExt, "." + FlightName, "." + SuppressedName} {
+	for _, suffix := range []string{RunExt, "." + FlightName, "." + SuppressedName, "." + ScopeName} {
 		if id, found := strings.CutSuffix(name, suffix); found && ValidID(id) {
 			return id, suffix, true
 		}
@@ -201,6 +201,7 @@ func (d *Dead) Read(max int64) (*Content, error) {
 func (d *Dead) Remove() error {
 	removeRegular(d.Path(FlightName))
 	removeRegular(d.Path(SuppressedName))
+	removeRegular(d.Path(ScopeName))
 	err := os.Remove(d.file())
 	_ = d.f.Close()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -91,6 +91,7 @@ func (r *Run) tryTakeOver(id string, line []byte) *os.File {
 		removeRegular(old.Path(FlightName))
 	}
 	removeRegular(old.Path(SuppressedName))
+	removeRegular(old.Path(ScopeName))
 	_, err = f.Seek(0, io.SeekStart)
 	if err == nil {
 		_, err = f.Write(line)

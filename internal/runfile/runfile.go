@@ -10,6 +10,7 @@
 //	                            open file description
 //	<runs>/<run-id>.flight      native flight recorder (when the native layer runs)
 //	<runs>/<run-id>.suppressed  exists while OS crash report suppression is on
+//	<runs>/<run-id>.scope       sentry-go scope snapshots (internal/scopesnap)
 //
 // One file carries lock, metadata and crash output because creating a file is
 // the dominant cost of Install (about 190µs each on an ext4 VM disk, where
@@ -51,6 +52,8 @@ const (
 	FlightName = "flight"
 	// SuppressedName exists while OS crash report suppression is on.
 	SuppressedName = "suppressed"
+	// ScopeName holds the sentry-go scope snapshots (internal/scopesnap).
+	ScopeName = "scope"
 )
 
 // ErrAlive is returned by Claim when the run's process still holds its lock
@@ -138,6 +141,7 @@ func (r *Run) Abandon() error {
 	}
 	removeRegular(r.Path(FlightName))
 	removeRegular(r.Path(SuppressedName))
+	removeRegular(r.Path(ScopeName))
 	return os.Remove(r.file())
 }
 

@@ -1,0 +1,229 @@
+package scopesnap
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/report"
+)
+
+// newHub is a hub with a client that sends nothing, as a program's.
+func newHub(t *testing.T, opts sentry.ClientOptions) *sentry.Hub {
+	c, err := sentry.NewClient(opts)
+	require.NoError(t, err)
+	return sentry.NewHub(c, sentry.NewScope())
+}
+
+func TestReadScopeAsSentryGoAppliesIt(t *testing.T) {
+	hub := newHub(t, sentry.ClientOptions{MaxBreadcrumbs: 50, SendDefaultPII: true})
+	hub.ConfigureScope(func(s *sentry.Scope) {
+		s.SetUser(sentry.User{ID: "u-1", Email: "a@example.com", Data: map[string]string{"plan": "pro"}})
+		s.SetTags(map[string]string{"region": "eu", "shard": "7"})
+		s.SetContext("order", sentry.Context{"id": 42, "items": []any{"a", "b"}})
+		s.SetLevel(sentry.LevelWarning)
+		s.SetFingerprint([]string{"{{ default }}", "checkout"})
+	})
+	t0 := time.Now()
+	for i := range 3 {
+		hub.AddBreadcrumb(&sentry.Breadcrumb{Category: "step", Message: "m" + string(rune('0'+i)), Data: map[string]any{"i": i}}, nil)
+	}
+	sc, err := readScope(hub)
+	require.NoError(t, err)
+	assert.Equal(t, &report.User{ID: "u-1", Email: "a@example.com", Data: map[string]string{"plan": "pro"}}, sc.User)
+	assert.Equal(t, map[string]string{"region": "eu", "shard": "7"}, sc.Tags)
+	assert.Equal(t, map[string]any{"id": 42, "items": []any{"a", "b"}}, sc.Contexts["order"])
+	assert.NotEmpty(t, sc.Contexts["trace"]["trace_id"], "the scope's propagation context, as on every error event")
+	assert.Equal(t, "warning", sc.Level)
+	assert.Equal(t, []string{"{{ default }}", "checkout"}, sc.Fingerprint)
+	require.Len(t, sc.Breadcrumbs, 3)
+	assert.Equal(t, "m2", sc.Breadcrumbs[2].Message)
+	assert.Equal(t, "step", sc.Breadcrumbs[2].Category)
+	assert.False(t, sc.Breadcrumbs[0].Timestamp.Before(t0))
+	assert.Equal(t, 50, sc.MaxBreadcrumbs)
+	assert.True(t, sc.SendDefaultPII)
+
+	// Through the payload and back, as the collector reads it.
+	p := encodeScope(sc, t0, scopeSlotSize-slotHead)
+	back, err := decodeScope(p)
+	require.NoError(t, err)
+	assert.Equal(t, sc.User, back.User)
+	assert.Equal(t, sc.Tags, back.Tags)
+	assert.Equal(t, map[string]any{"id": float64(42), "items": []any{"a", "b"}}, back.Contexts["order"])
+	assert.Equal(t, t0.UnixNano(), back.Written.UnixNano())
+	for i := range sc.Breadcrumbs {
+		assert.Equal(t, sc.Breadcrumbs[i].Timestamp.UnixNano(), back.Breadcrumbs[i].Timestamp.UnixNano())
+	}
+}
+
+func TestReadScopeProcessorDropOrPanicKeepsPrevious(t *testing.T) {
+	hub := newHub(t, sentry.ClientOptions{})
+	hub.Scope().AddEventProcessor(func(*sentry.Event, *sentry.EventHint) *sentry.Event { return nil })
+	_, err := readScope(hub)
+	assert.ErrorContains(t, err, "dropped")
+	hub = newHub(t, sentry.ClientOptions{})
+	hub.Scope().AddEventProcessor(func(*sentry.Event, *sentry.EventHint) *sentry.Event { panic("boom") })
+	_, err = readScope(hub)
+	assert.ErrorContains(t, err, "boom")
+}
+
+func TestEncodeScopeTrimsOldestBreadcrumbs(t *testing.T) {
+	s := scopeNamed("big", 100)
+	for i := range s.Breadcrumbs {
+		s.Breadcrumbs[i].Message = strings.Repeat("x", 4000) + s.Breadcrumbs[i].Message
+	}
+	p := encodeScope(s, time.Now(), scopeSlotSize-slotHead)
+	require.NotNil(t, p)
+	assert.LessOrEqual(t, len(p), scopeSlotSize-slotHead)
+	back, err := decodeScope(p)
+	require.NoError(t, err)
+	require.NotEmpty(t, back.Breadcrumbs)
+	assert.Equal(t, 100, len(back.Breadcrumbs)+back.BreadcrumbsDropped)
+	assert.True(t, strings.HasSuffix(back.Breadcrumbs[len(back.Breadcrumbs)-1].Message, "big99"), "the newest kept")
+
+	// What JSON cannot encode becomes its rendering.
+	s = scopeNamed("odd", 1)
+	s.Contexts = map[string]map[string]any{"c": {"ch": make(chan int), "ok": 1}}
+	back, err = decodeScope(encodeScope(s, time.Now(), scopeSlotSize-slotHead))
+	require.NoError(t, err)
+	assert.Equal(t, float64(1), back.Contexts["c"]["ok"])
+	assert.IsType(t, "", back.Contexts["c"]["ch"])
+}
+
+func TestEncodeCrumbFitsAnEntry(t *testing.T) {
+	b := &sentry.Breadcrumb{Message: strings.Repeat("é\"", 2000), Data: map[string]any{"big": strings.Repeat("y", 5000)}, Timestamp: time.Now()}
+	p := encodeCrumb(b)
+	require.NotNil(t, p)
+	assert.LessOrEqual(t, len(p), ringEntrySize-slotHead)
+	c, ok := decodeCrumb(p)
+	require.True(t, ok)
+	assert.Nil(t, c.Data)
+	assert.True(t, strings.HasSuffix(c.Message, "…"))
+	assert.Equal(t, b.Timestamp.UnixNano(), c.Timestamp.UnixNano())
+}
+
+// TestMergeBreadcrumbs: the ring's exact breadcrumbs and the snapshot's
+// make one list, each breadcrumb once, oldest first, MaxBreadcrumbs long.
+func TestMergeBreadcrumbs(t *testing.T) {
+	at := func(i int) time.Time { return time.Unix(1700000000, int64(i)).UTC() }
+	sc := &report.Scope{MaxBreadcrumbs: 5}
+	// Snapshot: 1..4 (1 and 2 from before the ring existed; 4 added
+	// straight to the scope, bypassing BeforeBreadcrumb).
+	for _, i := range []int{1, 2, 3, 4} {
+		sc.Breadcrumbs = append(sc.Breadcrumbs, report.Breadcrumb{Timestamp: at(i), Message: "s"})
+	}
+	// Ring: 3, then 5 and 6, added after the snapshot.
+	var ring []report.Breadcrumb
+	for _, i := range []int{3, 5, 6} {
+		ring = append(ring, report.Breadcrumb{Timestamp: at(i), Message: "s", Data: map[string]any{"ring": true}})
+	}
+	mergeBreadcrumbs(sc, ring)
+	var got []int64
+	for _, b := range sc.Breadcrumbs {
+		got = append(got, b.Timestamp.UnixNano()-at(0).UnixNano())
+	}
+	assert.Equal(t, []int64{2, 3, 4, 5, 6}, got, "1 is past MaxBreadcrumbs; 3 once")
+	assert.Equal(t, map[string]any{"ring": true}, sc.Breadcrumbs[1].Data, "the ring's copy of 3")
+	assert.Equal(t, 3, sc.RingBreadcrumbs)
+}
+
+// TestStartSnapshotsAndRead: Start creates the file, snapshots the hub's
+// scope, writes a new snapshot only when it changed, records that the
+// last one is still current, and Read gives it back with the ring's
+// breadcrumbs, the settings and a runtime sample.
+func TestStartSnapshotsAndRead(t *testing.T) {
+	hub := newHub(t, sentry.ClientOptions{})
+	hub.ConfigureScope(func(s *sentry.Scope) { s.SetTag("k", "v1") })
+	path := filepath.Join(t.TempDir(), "x.scope")
+	stop, err := start(path, 10*time.Millisecond, Settings(), func() *sentry.Hub { return hub }, false)
+	require.NoError(t, err)
+	defer stop()
+	sc := waitScope(t, path, func(s *report.Scope) bool { return s.Tags["k"] == "v1" })
+	first := sc.Seq
+	waitScope(t, path, func(s *report.Scope) bool { return s.Taken.After(sc.Taken) })
+	sc2, rt, err := Read(path)
+	require.NoError(t, err)
+	assert.Equal(t, first, sc2.Seq, "unchanged: not written again")
+	assert.Equal(t, sc.Written, sc2.Written)
+	require.NotNil(t, rt.Settings)
+	assert.Equal(t, runtime.GOMAXPROCS(0), rt.Settings.GOMAXPROCS)
+	require.NotNil(t, rt.Sample)
+	assert.NotZero(t, rt.Sample.HeapInUse)
+	assert.NotZero(t, rt.Sample.Goroutines)
+
+	hub.ConfigureScope(func(s *sentry.Scope) { s.SetTag("k", "v2") })
+	sc3 := waitScope(t, path, func(s *report.Scope) bool { return s.Tags["k"] == "v2" })
+	assert.Equal(t, first+1, sc3.Seq)
+
+	b := &sentry.Breadcrumb{Message: "exact"}
+	AddBreadcrumb(b)
+	assert.False(t, b.Timestamp.IsZero())
+	sc4, _, err := Read(path)
+	require.NoError(t, err)
+	require.NotEmpty(t, sc4.Breadcrumbs)
+	assert.Equal(t, "exact", sc4.Breadcrumbs[len(sc4.Breadcrumbs)-1].Message, "in the file at once, no look needed")
+	assert.Equal(t, 1, sc4.RingBreadcrumbs)
+
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	_, err = start(path, 0, Settings(), func() *sentry.Hub { return hub }, false)
+	assert.Error(t, err, "never over an existing file")
+}
+
+// TestParkedSnapshotterWakesOnGCAndBreadcrumb: parked (no timer pending),
+// a GC cycle or a breadcrumb makes it look again.
+func TestParkedSnapshotterWakesOnGCAndBreadcrumb(t *testing.T) {
+	hub := newHub(t, sentry.ClientOptions{})
+	path := filepath.Join(t.TempDir(), "x.scope")
+	stop, err := start(path, time.Millisecond, Settings(), func() *sentry.Hub { return hub }, true)
+	require.NoError(t, err)
+	defer stop()
+	s := active.Load()
+	require.NotNil(t, s)
+	waitFor(t, s.parked.Load, "parks after idle looks")
+	// No GC but ours from here: the parked look must wait for it.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	hub.ConfigureScope(func(s *sentry.Scope) { s.SetTag("after", "park") })
+	time.Sleep(20 * time.Millisecond)
+	sc, _, err := Read(path)
+	require.NoError(t, err)
+	assert.Empty(t, sc.Tags["after"], "parked: not looked at without a wake-up")
+	runtime.GC()
+	waitScope(t, path, func(s *report.Scope) bool { return s.Tags["after"] == "park" })
+	waitFor(t, s.parked.Load, "parks again")
+	hub.ConfigureScope(func(s *sentry.Scope) { s.SetTag("after", "crumb") })
+	AddBreadcrumb(&sentry.Breadcrumb{Message: "wake"})
+	waitScope(t, path, func(s *report.Scope) bool { return s.Tags["after"] == "crumb" })
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "timed out: %s", what)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func waitScope(t *testing.T, path string, ok func(*report.Scope) bool) *report.Scope {
+	t.Helper()
+	var sc *report.Scope
+	waitFor(t, func() bool {
+		s, _, err := Read(path)
+		if err == nil && s != nil && ok(s) {
+			sc = s
+			return true
+		}
+		return false
+	}, "snapshot")
+	return sc
+}
