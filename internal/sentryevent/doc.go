@@ -15,6 +15,14 @@
 // values are cut with a marker and attachments capped. The raw crash output
 // attachment keeps every goroutine (up to its 10 MiB cap).
 //
+// Types and frames: a Go panic's type is the runtime's own error type where the
+// printed message can only be the runtime's (runtimeerrors.go), as
+// sentry-go's Recover names it, else "panic". Native frames are in-app by
+// Sentry's rules for native platforms plus the program's own images
+// (inapp.go), and where the native walk and the Go traceback describe the
+// same frame the event has it once, in Go's form (mergeFrames), so a Go
+// crash groups the same with cgo on or off.
+//
 // Mechanism types used (exception.mechanism.type):
 //
 //	go.panic       an unrecovered Go panic
