@@ -98,6 +98,7 @@ func Build(d *runfile.Dead, maxOutput int64) (*Outcome, error) {
 		r.OSReportSuppressed = true
 	}
 	markInApp(r)
+	readScope(d, r)
 	out.Report = r
 	return out, nil
 }
