@@ -138,7 +138,9 @@ func TestLargeCrashEnvelopeCompresses(t *testing.T) {
 	r.CrashOutput = out.String()
 	env, err := sentryevent.Envelope(r, sentryevent.Options{Dsn: srv.DSN()})
 	require.NoError(t, err)
-	res := s.Send(ctx(t, 10*time.Second), env)
+	// Generous: under the race detector on a loaded 2-core machine the
+	// receiver's schema check of a ~1 MB event alone takes seconds.
+	res := s.Send(ctx(t, 2*time.Minute), env)
 	require.NoError(t, res.Err)
 	evs := srv.Events()
 	require.Len(t, evs, 1)
