@@ -19,6 +19,7 @@
 package collector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,6 +138,30 @@ func (c *Collector) CollectAll() (Result, error) {
 		c.Logger.Info("crashguard: runs left for the next pass", "left", res.Left, "max_runs", maxRuns, "max_builds", maxBuilds)
 	}
 	return res, errors.Join(errs...)
+}
+
+// CollectUntilDone runs passes (CollectAll) while runs are left by a pass's
+// bounds and ctx is not done: for Flush and a monitor, which must collect
+// everything they can before delivering, where the background pass at
+// Install stops after one. It returns the sum of the passes; runs that
+// failed are not retried within the call.
+func (c *Collector) CollectUntilDone(ctx context.Context) (Result, error) {
+	var total Result
+	var errs []error
+	for {
+		res, err := c.CollectAll()
+		total.Reports += res.Reports
+		total.Clean += res.Clean
+		total.Quarantined += res.Quarantined
+		total.Alive, total.Left = res.Alive, res.Left
+		if err != nil {
+			errs = append(errs, err)
+		}
+		made := res.Reports + res.Clean + res.Quarantined
+		if res.Left == 0 || made == 0 || ctx.Err() != nil || errors.Is(err, ErrNoOutbox) {
+			return total, errors.Join(errs...)
+		}
+	}
 }
 
 // errNoBudget: the run needs a full collection and the pass has used its

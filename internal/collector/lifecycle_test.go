@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,4 +149,20 @@ func TestCrashLoopOfThousandThroughRuns(t *testing.T) {
 	c, err := f.ob.TakeFolded(r)
 	require.NoError(t, err)
 	assert.Equal(t, 1000-outbox.DefaultLoopFull, c.Folded)
+}
+
+func TestCollectUntilDoneTakesEveryRun(t *testing.T) {
+	f := newFixture(t)
+	startRuns(t, f.runs, 300, 40, goPanic) // 40 crashes, 260 clean runs
+	res, err := f.c.CollectUntilDone(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, Result{Reports: 40, Clean: 260}, res)
+	assert.Empty(t, f.runsLeft(t))
+
+	startRuns(t, f.runs, 20, 20, goPanic)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err = f.c.CollectUntilDone(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, Result{Reports: DefaultMaxBuildsPerPass, Left: 20 - DefaultMaxBuildsPerPass}, res, "one pass, then the context")
 }
