@@ -16,6 +16,12 @@
 // reason, capped at 1 MiB, and never become a report, so a crash is never
 // invented. The run's files are removed only once the report, if any, is in
 // the outbox and the damaged bytes, if any, are in quarantine.
+//
+// Most dead runs ended cleanly; those are told without parsing
+// (runfile.Dead.NoEvidence: one metadata line, a flight recorder in which
+// no record was claimed) and removed at about 0.1 ms each. A pass is
+// bounded (DefaultMaxRunsPerPass, DefaultMaxBuildsPerPass) so that it ends
+// soon on a crowded runs/; CollectUntilDone repeats passes.
 package collector
 
 import (

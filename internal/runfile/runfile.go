@@ -14,7 +14,10 @@
 //
 // One file carries lock, metadata and crash output because creating a file is
 // the dominant cost of Install (about 190µs each on an ext4 VM disk, where
-// writing and locking are a few µs), and Install runs at every start.
+// writing and locking are a few µs), and Install runs at every start. For
+// the same reason Start takes over the files of a dead run that ended
+// cleanly (renamed and rewritten) rather than create new ones; that also
+// keeps runs/ from growing with every start of a short-lived program.
 //
 // A run is dead when its lock can be taken: the kernel drops an flock when the
 // last descriptor of the open file description closes, which happens however
