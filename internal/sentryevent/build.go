@@ -122,6 +122,7 @@ func newEvent(r *report.Report, opts Options) (*sentry.Event, *extras, error) {
 	maps.Copy(ev.Modules, modules(r))
 	ev.Contexts = contexts(r)
 	maps.Copy(ev.Contexts["crashguard"], opts.Context)
+	applyScope(ev, r)
 
 	exc, mx := newException(r)
 	ev.Exception = chainExceptions(r, exc)

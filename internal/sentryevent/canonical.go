@@ -24,8 +24,8 @@ type extras struct {
 // (Relay's event.schema.json, embedded in internal/sentryschema). This is the
 // only place that edits event JSON by hand. It:
 //
-//   - wraps "exception" and "threads", which sentry-go writes as bare lists,
-//     as {"values": [...]};
+//   - wraps "exception", "threads" and "breadcrumbs", which sentry-go
+//     writes as bare lists, as {"values": [...]};
 //   - writes thread ids as integers: sentry-go's Thread.ID is a string but
 //     Exception.ThreadID a number, and Sentry links the crashed thread to the
 //     exception by comparing the two;
@@ -77,6 +77,10 @@ func canonicalize(ev *sentry.Event, x *extras) ([]byte, error) {
 			}
 		}
 		doc["threads"] = map[string]any{"values": list}
+	}
+
+	if list, ok := doc["breadcrumbs"].([]any); ok {
+		doc["breadcrumbs"] = map[string]any{"values": list}
 	}
 
 	if u, ok := doc["user"].(map[string]any); ok && len(u) == 0 {
