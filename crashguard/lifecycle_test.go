@@ -117,3 +117,40 @@ func TestCrashLoopThroughProcesses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, pending)
 }
+
+// A C fault in a run that took over a dead clean run's files is recorded in
+// the recorder it took over, like in a new one: one report, with the native
+// record of this process and nothing of the earlier one.
+func TestCFaultInATakenOverRecorder(t *testing.T) {
+	gocrash, cgocrash := testprog(t, "gocrash"), testprog(t, "cgocrash")
+	dir := t.TempDir()
+	for range 2 {
+		require.Equal(t, 0, runChild(t, gocrash, dir, nil, "return").exit)
+	}
+	before := dirNames(t, filepath.Join(dir, "runs"))
+	require.Len(t, before, 2)
+	got := runChild(t, cgocrash, dir, nil, "-mode", "c-null-pthread", "-tmp", t.TempDir(), "-crashguard")
+	require.Contains(t, got.stdout, "layers=crash-output+signal-chain+flight-recorder", "stderr:\n%s", got.stderr)
+	after := dirNames(t, filepath.Join(dir, "runs"))
+	require.Len(t, after, 2, "the crashing run took the clean run over")
+	assert.NotEqual(t, before, after)
+
+	g := newTestGuard(t, dir, "")
+	pending, err := g.Pending()
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "stderr:\n%s", got.stderr)
+	r, err := g.outbox.Load(pending[0].EventID)
+	require.NoError(t, err)
+	assert.Equal(t, got.pid, r.Process.PID)
+	require.NotNil(t, r.Native)
+	assert.Equal(t, 11, r.Native.Signal)
+	assert.True(t, r.Native.Fatal)
+	assert.NotEmpty(t, r.Native.Frames)
+	require.NotEmpty(t, r.Images)
+	for _, im := range r.Images {
+		assert.NotEqual(t, filepath.Base(gocrash), filepath.Base(im.Path), "an image of the earlier process: %+v", im)
+		if im.IsMain {
+			assert.Equal(t, filepath.Base(cgocrash), filepath.Base(im.Path))
+		}
+	}
+}
