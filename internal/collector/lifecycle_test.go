@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,9 @@ func TestPassBuildsAtMostMaxBuilds(t *testing.T) {
 // one run's files: every start takes the previous one over. A collector
 // pass then leaves nothing.
 func TestThousandQuickCleanRunsStayBounded(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no take-over on Windows (runfile.canRenameOpen): passes remove the runs")
+	}
 	f := newFixture(t)
 	for i := range 1000 {
 		r, err := runfile.Start(f.runs, &runfile.Meta{EventID: fmt.Sprintf("%032x", i+1),

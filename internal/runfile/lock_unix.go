@@ -16,6 +16,10 @@ const (
 
 var errWouldBlock = unix.EWOULDBLOCK
 
+// canRenameOpen: a file can be renamed while open, as Start's take-over of
+// a dead run does with the run file it holds locked.
+const canRenameOpen = true
+
 // lockFile takes an exclusive flock. flock (not fcntl) locks belong to the
 // open file description, so closing another descriptor of the same file in
 // this process (fcntl's trap) does not drop it.

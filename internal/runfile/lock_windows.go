@@ -18,6 +18,11 @@ const (
 
 var errWouldBlock = windows.ERROR_LOCK_VIOLATION
 
+// canRenameOpen: Go opens files without FILE_SHARE_DELETE, so a file
+// another handle holds open cannot be renamed: Start creates new files
+// instead of taking a dead run over, and the collector removes dead runs.
+const canRenameOpen = false
+
 // lockFile takes an exclusive LockFileEx lock, which like flock is released
 // when the process ends however it ends.
 func lockFile(f *os.File, nonBlocking bool) error {

@@ -35,6 +35,9 @@ const (
 // for a moment, and if a collector removes it then, Install creates a new
 // one.
 func (r *Run) takeOver(line []byte) *os.File {
+	if !canRenameOpen {
+		return nil
+	}
 	d, err := os.Open(r.Runs)
 	if err != nil {
 		return nil
