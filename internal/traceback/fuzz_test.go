@@ -23,6 +23,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(crash("panic: a [recovered]", "\tpanic: b", "", "goroutine 1 [running]:", "main.main()", "\t/m.go:1 +0x1"))
 	f.Add(crash("SIGSEGV: segmentation violation", "PC=0x1 m=0 sigcode=1 addr=0x0", "", "goroutine 0 [idle]:", "runtime.f()", "\t/x.go:1", "-----"))
 	f.Add(crash("[originating from goroutine 1]:", "created by x", "\t", "goroutine 2 [x]:", "[originating from goroutine 3]:", "f()", "created by g"))
+	f.Add(crash("SIGSEGV: segmentation violation", "PC=0x1 m=0 sigcode=1 addr=0x0", "", "goroutine 1 [syscall]:",
+		"non-Go function", "\tcgo symbolizer:1 pc=0x1", "cFunc", "\tpc=0x2", "bare", "runtime.cgocall(0x1)", "\t/x.go:1 +0x1"))
 	f.Add([]byte(""))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
