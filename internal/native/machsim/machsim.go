@@ -6,7 +6,7 @@
 // that its behavior can be tested on Linux: ports as queues with counted
 // rights, exception_triage's order (thread port, task port, then the host's
 // signal on the same thread), the kernel's untimed wait for a reply, and
-// MIG's checks of that reply. See model.c for what is modelled and from
+// MIG's checks of that reply. See ipc.c for what is modelled and from
 // which xnu sources.
 //
 // Only tests import it (internal/native's TestMachSim*), so it is never

@@ -1,5 +1,5 @@
 /*
- * machsim.h: the test API of the xnu model (model.c), as machsim.go calls
+ * machsim.h: the test API of the xnu model (ipc.c, exception.c, api.c), as machsim.go calls
  * it. Every function is safe to call from any thread.
  */
 #ifndef MACHSIM_H

@@ -5,7 +5,7 @@
  *    (<mach/mach.h>); elsewhere the definitions below, whose values the
  *    darwin build of this package checks one by one against the SDK
  *    (CGSIM_CHECK below; .ci/darwin-build.sh builds it with -Werror).
- * 2. The server's kernel calls, renamed onto the model (model.c).
+ * 2. The server's kernel calls, renamed onto the model (ipc.c, exception.c, api.c).
  * 3. The server's and codec's public symbols, renamed so this package links
  *    beside internal/native (which has its own copies on every platform).
  */
@@ -143,7 +143,7 @@ enum { CGSIM_CONSTANTS(CGSIM_ENUM) CGSIM_ARCH_CONSTANTS(CGSIM_ENUM) };
 #define MACH_PORT_VALID(name) (((name) != MACH_PORT_NULL) && ((name) != MACH_PORT_DEAD))
 #endif
 
-/* ---- The model's kernel calls (model.c). ---- */
+/* ---- The model's kernel calls (ipc.c, exception.c). ---- */
 mach_msg_return_t simk_mach_msg(mach_msg_header_t *msg, mach_msg_option_t option,
 				mach_msg_size_t send_size, mach_msg_size_t rcv_size,
 				mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
