@@ -147,6 +147,7 @@ func TestGoRuntimeCorpus(t *testing.T) {
 				}
 			}
 			verdicts["crash file: "+cf.class]++
+			t.Logf("stderr %s; crash file %s (%s)", se.class, cf.class, cf.why)
 			assert.NotEqual(t, "wrong", se.class, "stderr copy: %s\ntruth: %+v", se.why, res.truth)
 			assert.NotEqual(t, "empty", se.class, "stderr copy is empty")
 			assert.Contains(t, []string{"exact", "inferred", "inferred prefix", "inferred family", "limit"}, cf.class,
