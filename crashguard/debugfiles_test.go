@@ -177,7 +177,11 @@ func TestDebugFilesCheckAgreesWithDebugMeta(t *testing.T) {
 				assert.Equal(t, got.Variants[0].Arch, img["arch"], "arch of %s", file)
 				assert.True(t, got.Usable, "sentry-cli finds %s usable", file)
 				checked++
-				sawMain = sawMain || file == bin
+				if file == bin {
+					sawMain = true
+					assert.Equal(t, []string{bin}, debugFilesFind(t, cli, img["debug_id"].(string), filepath.Dir(bin)),
+						"sentry-cli finds the executable by the event's debug id, as its upload command searches")
+				}
 			}
 			assert.True(t, sawMain, "the executable is among the checked images")
 			assert.GreaterOrEqual(t, checked, 2, "the executable and the C library at least")
@@ -219,6 +223,25 @@ func TestDebugFilesCheckAgreesOnGoBuilds(t *testing.T) {
 			assert.True(t, got.Usable, "%s is usable: %+v", file, got)
 		}
 	}
+}
+
+// debugFilesFind returns the files "sentry-cli debug-files find" finds for
+// a debug id under dir (nowhere else).
+func debugFilesFind(t *testing.T, cli, id, dir string) []string {
+	t.Helper()
+	out, err := exec.Command(cli, "debug-files", "find", "--json", "--no-well-known", "--no-cwd", "--path", dir, id).Output()
+	require.NoError(t, err, "sentry-cli debug-files find %s --path %s: %s", id, dir, out)
+	var found []struct {
+		ID   string `json:"id"`
+		Path string `json:"path"`
+	}
+	require.NoError(t, json.Unmarshal(out, &found), "%s", out)
+	var paths []string
+	for _, f := range found {
+		assert.Equal(t, id, f.ID)
+		paths = append(paths, f.Path)
+	}
+	return paths
 }
 
 func stderrOf(ee *exec.ExitError) []byte {
