@@ -23,8 +23,11 @@ func panicMain() {
 func panicGoroutine() {
 	done := make(chan struct{})
 	go func() {
-		defer close(done)
+		// Not deferred: a deferred close runs while the goroutine panics,
+		// before the runtime prints and exits, and main could then return
+		// first and end the process with status 0.
 		worker(3)
+		close(done)
 	}()
 	<-done
 }
