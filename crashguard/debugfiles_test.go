@@ -149,21 +149,24 @@ func debugFilesCheck(t *testing.T, cli, file string) cliCheck {
 // (issue 10, item 5).
 func TestDebugFilesCheckAgreesWithDebugMeta(t *testing.T) {
 	cli := sentryCLI(t)
+	lib := programLib(t)
 	crashes := []struct {
 		name, prog string
+		env        []string
 		args       []string
 	}{
-		{"gocrash nil-deref", "gocrash", []string{"nil-deref"}},
-		{"cgocrash c-null-pthread", "cgocrash", []string{"-mode", "c-null-pthread", "-crashguard"}},
-		{"cgocrash c-null-gothread", "cgocrash", []string{"-mode", "c-null-gothread", "-crashguard"}},
+		{"gocrash nil-deref", "gocrash", nil, []string{"nil-deref"}},
+		{"cgocrash c-null-pthread", "cgocrash", nil, []string{"-mode", "c-null-pthread", "-crashguard"}},
+		{"cgocrash c-null-gothread", "cgocrash", nil, []string{"-mode", "c-null-gothread", "-crashguard"}},
+		{"cgocrash c-null-dlopen", "cgocrash", []string{"CGOCRASH_LIB=" + lib}, []string{"-mode", "c-null-dlopen", "-crashguard"}},
 	}
 	for _, c := range crashes {
 		t.Run(c.name, func(t *testing.T) {
 			bin := testprog(t, c.prog)
-			ev, _ := crashEvent(t, bin, nil, c.args...)
+			ev, _ := crashEvent(t, bin, c.env, c.args...)
 			images, _ := dig(ev, "debug_meta")["images"].([]any)
 			require.NotEmpty(t, images, "a cgo program's event names its images")
-			checked, sawMain := 0, false
+			checked, sawMain, sawLib := 0, false, false
 			for i := range images {
 				img := dig(images, i)
 				file, _ := img["code_file"].(string)
@@ -177,6 +180,7 @@ func TestDebugFilesCheckAgreesWithDebugMeta(t *testing.T) {
 				assert.Equal(t, got.Variants[0].Arch, img["arch"], "arch of %s", file)
 				assert.True(t, got.Usable, "sentry-cli finds %s usable", file)
 				checked++
+				sawLib = sawLib || file == lib
 				if file == bin {
 					sawMain = true
 					assert.Equal(t, []string{bin}, debugFilesFind(t, cli, img["debug_id"].(string), filepath.Dir(bin)),
@@ -185,6 +189,9 @@ func TestDebugFilesCheckAgreesWithDebugMeta(t *testing.T) {
 			}
 			assert.True(t, sawMain, "the executable is among the checked images")
 			assert.GreaterOrEqual(t, checked, 2, "the executable and the C library at least")
+			if strings.Contains(c.name, "dlopen") {
+				assert.True(t, sawLib, "the program's own library loaded at run time is among the images")
+			}
 		})
 	}
 }
@@ -249,6 +256,31 @@ func stderrOf(ee *exec.ExitError) []byte {
 		return nil
 	}
 	return ee.Stderr
+}
+
+// programLibSource is a C library of the program's own for cgocrash's
+// c-null-dlopen mode: cglib_fault calls cglib_inner, which writes to 0x78.
+const programLibSource = `__attribute__((noinline)) void cglib_inner(volatile int *p) { *p = 3; }
+void cglib_fault(void) { cglib_inner((volatile int *)0x78); __asm__ volatile(""); }
+`
+
+// programLib builds programLibSource into a shared library (with a GNU
+// build-id, as the toolchain's default) in a directory of its own, once
+// per test, and returns its path.
+func programLib(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "cglib.c")
+	require.NoError(t, os.WriteFile(src, []byte(programLibSource), 0o644))
+	cc := os.Getenv("CC")
+	if cc == "" {
+		cc = "gcc"
+	}
+	lib := filepath.Join(dir, "libcglib.so")
+	out, err := exec.Command(cc, "-shared", "-fPIC", "-O1", "-g", "-fno-omit-frame-pointer", "-Wl,--build-id",
+		"-o", lib, src).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return lib
 }
 
 // gnuBuildID reads the NT_GNU_BUILD_ID note of an ELF file, as hex.

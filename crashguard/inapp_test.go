@@ -34,8 +34,10 @@ func inAppFunctions(frames []map[string]any) []string {
 // groups them apart (issue 10, item 2).
 func TestCCrashGroupsByItsOwnCFunction(t *testing.T) {
 	bin := testprog(t, "cgocrash")
+	lib := programLib(t)
 	tests := []struct {
 		mode string
+		env  []string
 		// inApp is the exact in-app list for a crash on a pthread; for a Go
 		// thread, its end.
 		inApp  []string
@@ -45,10 +47,13 @@ func TestCCrashGroupsByItsOwnCFunction(t *testing.T) {
 		{mode: "c-null-pthread-other", inApp: []string{"other_thread", "cgc_other_fault"}},
 		{mode: "c-abort-pthread", inApp: []string{"abort_thread", "cgc_abort"}},
 		{mode: "c-null-gothread", inApp: []string{"main.cNullWrite", "cgc_fault_outer", "cgc_fault_inner"}, suffix: true},
+		// A library of the program's own (not in a system location),
+		// loaded at run time and made known by native.RefreshImages.
+		{mode: "c-null-dlopen", env: []string{"CGOCRASH_LIB=" + lib}, inApp: []string{"lib_thread", "cglib_fault", "cglib_inner"}},
 	}
 	lists := map[string][]string{}
 	for _, tc := range tests {
-		ev, _ := crashEvent(t, bin, nil, "-mode", tc.mode, "-crashguard")
+		ev, _ := crashEvent(t, bin, tc.env, "-mode", tc.mode, "-crashguard")
 		frames := exceptionFrames(ev)
 		require.NotEmpty(t, frames)
 		got := inAppFunctions(frames)

@@ -25,3 +25,31 @@ int cgc_pthread_other_fault(void) {
     pthread_join(t, NULL);
     return 0;
 }
+
+/* A library of the program's own, loaded at run time: cgc_lib_open dlopens
+ * it, cgc_lib_fault calls its cglib_fault (which faults) on a pthread. */
+#include <dlfcn.h>
+
+static void (*g_lib_fault)(void);
+
+int cgc_lib_open(const char *path) {
+    void *h = dlopen(path, RTLD_NOW);
+    if (h == NULL)
+        return -1;
+    g_lib_fault = (void (*)(void))dlsym(h, "cglib_fault");
+    return g_lib_fault != NULL ? 0 : -2;
+}
+
+static void *lib_thread(void *arg) {
+    (void)arg;
+    g_lib_fault();
+    return NULL;
+}
+
+int cgc_lib_fault(void) {
+    pthread_t t;
+    if (g_lib_fault == NULL || pthread_create(&t, NULL, lib_thread, NULL) != 0)
+        return -1;
+    pthread_join(t, NULL);
+    return 0;
+}
