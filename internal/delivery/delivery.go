@@ -232,7 +232,9 @@ func (s *Sender) sendClaimed(ctx context.Context, c *outbox.Claim, carried outbo
 		opts.MaxEventSize = min(positive(opts.MaxEventSize, sentryevent.SmallEventBudget), sentryevent.SmallEventBudget)
 		opts.MaxAttachmentSize = min(positive(opts.MaxAttachmentSize, sentryevent.SmallAttachmentSize), sentryevent.SmallAttachmentSize)
 		env2, fit2, err := sentryevent.EnvelopeFit(r, opts)
-		if err != nil || len(env2) >= len(env) {
+		// Smaller means more was left out, not fewer bytes: the envelope's
+		// sent_at alone changes its length from one build to the next.
+		if err != nil || left(fit2) <= left(fit) {
 			why := fmt.Errorf("HTTP %d too large: refused with a %d-byte event item and a %d-byte envelope, which cannot be made smaller: %w",
 				first.StatusCode, fit.EventSize, len(env), errors.Join(first.Err, err))
 			s.log().Warn("crashguard: Sentry refused the report as too large; quarantined", "event_id", id, "status", first.StatusCode, "err", first.Err)
@@ -316,4 +318,10 @@ func (s *Sender) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+// left is how much of the report a fitted event leaves out: goroutines
+// folded or omitted, values and attachments cut.
+func left(f sentryevent.Fit) int {
+	return f.ThreadsFolded + f.ThreadsOmitted + f.ValuesCut + f.AttachmentsCut
 }
