@@ -12,8 +12,13 @@ import (
 // this platform carry no scope.
 const supported = false
 
-var errUnsupported = errors.New("scopesnap: not supported on this platform")
+// Supported is true where Start makes a mapping (Unix); elsewhere Start
+// returns ErrUnsupported and events carry no scope.
+const Supported = supported
 
-func create(string) (mem, error) { return nil, errUnsupported }
+// ErrUnsupported is Start's error where there is no mapping.
+var ErrUnsupported = errors.New("scopesnap: not supported on this platform")
+
+func create(string) (mem, error) { return nil, ErrUnsupported }
 
 const openFlags = os.O_RDONLY

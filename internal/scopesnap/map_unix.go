@@ -12,6 +12,10 @@ import (
 // supported is true where the mapping exists.
 const supported = true
 
+// Supported is true where Start makes a mapping (Unix); elsewhere Start
+// returns ErrUnsupported and events carry no scope.
+const Supported = supported
+
 // create makes the scope file at path (never following a link, never over
 // an existing file), allocates it, and maps it MAP_SHARED. The descriptor
 // is closed at once: the mapping keeps the file.
