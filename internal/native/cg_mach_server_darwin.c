@@ -776,14 +776,21 @@ int cg_mach_install(int32_t *kr_out, const char **what)
 
 /* In a fork child (libc atfork child handler, cg_os_darwin.c): the child
  * inherited our port (exception ports survive fork and exec, xnu ipc_tt.c
- * and kern_exec.c; Go's os/exec forks through libc, syscall_darwin.go), but
- * not our threads. Give it back what it would have had without us, as zed,
- * alacritty and nix do. Async-signal-safe: one Mach trap per saved entry. */
+ * ipc_task_init and kern_exec.c; Go's os/exec forks through libc,
+ * syscall_darwin.go), but not our threads, so every fault of the child would
+ * make a round trip to the parent. Take EXC_BAD_ACCESS off it, as zed,
+ * alacritty and nix do: the child's faults go straight to its own signal
+ * handlers. The handler we displaced cannot be put back: a fork child gets a
+ * new IPC space holding only special and exception ports, so the names in
+ * g.prev mean nothing there (and may name something else). Async-signal-safe:
+ * one Mach trap. */
 void cg_mach_after_fork_child(void)
 {
 	if (!atomic_load_explicit(&g.prev_ready, memory_order_acquire))
 		return;
-	restore_task_handlers(mach_task_self());
+	(void)task_set_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, MACH_PORT_NULL,
+				       (exception_behavior_t)(EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES),
+				       THREAD_STATE_NONE);
 }
 
 int cg_mach_serving_ended(void) { return atomic_load(&g.serving_ended); }

@@ -336,8 +336,8 @@ int cg_mach_install(int32_t *kr, const char **what);
  * previous one; on == 0: restore it. Returns KERN_SUCCESS or the failing
  * kern_return_t (*what names the call). */
 int32_t cg_mach_set_crash_port_null(int on, const char **what);
-/* Fork child (atfork): puts the displaced EXC_BAD_ACCESS handlers back on
- * the child's task. Async-signal-safe. */
+/* Fork child (atfork): takes the server's EXC_BAD_ACCESS port off the
+ * child's task (MACH_PORT_NULL). Async-signal-safe. */
 void cg_mach_after_fork_child(void);
 /* 1 once the serving loop has ended (handlers restored first). */
 int cg_mach_serving_ended(void);

@@ -35,9 +35,9 @@ uint64_t cg_thread_id(void) {
 void cg_os_init(void) {}
 
 /* The child inherited the task's exception ports but none of our threads:
- * put back the handlers we displaced (cg_mach_server_darwin.c), so its faults
- * never make a round trip to the parent (xnu ipc_tt.c: ports survive fork
- * and exec). One Mach trap per saved handler: async-signal-safe. */
+ * take our port off it (cg_mach_server_darwin.c cg_mach_after_fork_child),
+ * so its faults never make a round trip to the parent (xnu ipc_tt.c: ports
+ * survive fork and exec). One Mach trap: async-signal-safe. */
 void cg_os_after_fork_child(void) { cg_mach_after_fork_child(); }
 
 /* A Mach VM read of our own task fails with KERN_INVALID_ADDRESS /

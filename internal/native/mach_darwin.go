@@ -46,7 +46,9 @@ func (e *machCallError) Error() string {
 // itself: an unchanged thread state re-runs the faulting instruction
 // forever (PLCrashReporter issue 159). A child's exception (ports survive
 // fork and exec) is passed on to the displaced handler, never recorded, and
-// the fork child handler gives the child the displaced handlers back.
+// the fork child handler takes the port off the child (EXC_BAD_ACCESS to
+// MACH_PORT_NULL: the handler it displaced cannot be put back there, as a
+// fork child's IPC space holds none of the parent's port names).
 //
 // It returns (false, nil) without installing anything, and only then, when a
 // debugger is attached (P_TRACED): the debugger owns the exception ports, and

@@ -104,8 +104,12 @@ sname *ms_name_at(mach_port_name_t n)
 {
 	if (n < NAME_BASE || n >= NAME_BASE + NNAMES)
 		return NULL;
+	/* A name means something only in its own task's space: a fork child
+	 * gets a new space, and the parent's names are not in it (xnu
+	 * osfmk/kern/ipc_tt.c ipc_task_init copies only special and exception
+	 * ports). */
 	sname *e = &mdl.names[n - NAME_BASE];
-	return e->used ? e : NULL;
+	return e->used && e->space == ms_t_task ? e : NULL;
 }
 
 mach_port_name_t ms_name_new(int port)
@@ -114,6 +118,7 @@ mach_port_name_t ms_name_new(int port)
 		if (!mdl.names[i].used) {
 			memset(&mdl.names[i], 0, sizeof mdl.names[i]);
 			mdl.names[i].used = 1;
+			mdl.names[i].space = ms_t_task;
 			mdl.names[i].port = port;
 			return NAME_BASE + (mach_port_name_t)i;
 		}
@@ -133,13 +138,15 @@ void ms_name_gc(mach_port_name_t n)
 mach_port_name_t ms_name_of_port(int port)
 {
 	for (int i = 0; i < NNAMES; i++)
-		if (mdl.names[i].used && mdl.names[i].port == port && mdl.names[i].sonce == 0 &&
+		if (mdl.names[i].used && mdl.names[i].space == ms_t_task && mdl.names[i].port == port &&
+		    mdl.names[i].sonce == 0 &&
 		    (mdl.names[i].recv || mdl.names[i].send || mdl.names[i].dead))
 			return NAME_BASE + (mach_port_name_t)i;
 	return MACH_PORT_NULL;
 }
 
-/* Copies a right out into our space; returns its name. type 17 or 18. */
+/* Copies a right out into the calling task's space; returns its name.
+ * type 17 or 18. */
 mach_port_name_t ms_copyout_right(int port, int type)
 {
 	if (port == 0)
@@ -251,7 +258,8 @@ void ms_port_destroy(int port)
 		e->recv = 0;
 		e->dead += e->send + e->sonce;
 		e->send = e->sonce = 0;
-		ms_name_gc(NAME_BASE + (mach_port_name_t)n);
+		if (e->recv == 0 && e->send == 0 && e->sonce == 0 && e->dead == 0)
+			e->used = 0; /* in whichever space it is */
 	}
 	pthread_cond_broadcast(&mdl.cv);
 }

@@ -47,7 +47,7 @@ typedef struct {
 } sport;
 
 typedef struct {
-	int used, port, recv, send, sonce, dead;
+	int used, space, port, recv, send, sonce, dead; /* space: the task whose IPC space */
 } sname;
 
 typedef struct {
