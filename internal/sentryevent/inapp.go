@@ -37,11 +37,12 @@ import (
 //   - the main executable and any library that is not the system's are
 //     in-app (sentry-cocoa marks the main executable in-app; static
 //     libraries end up inside it);
-//   - the system's libraries are out of app by location (Sentry's list plus
-//     the lib64/lib32/libx32 and multiarch directories it misses, which is
-//     where ld.so lives on x86-64 Linux, and Homebrew's /opt/homebrew) and
-//     by name (the C runtime, the dynamic loader and the vdso, wherever a
-//     distribution puts them, e.g. /nix/store);
+//   - the system's libraries are out of app by location: Sentry's list
+//     (its /usr/local/lib and Cellar rules match a frame's source path;
+//     here they match the image path), plus the lib64, lib32 and libx32
+//     directories it misses (/lib64 is where ld.so lives on x86-64 Linux)
+//     and Homebrew's /opt/homebrew; and by name: the C runtime, the dynamic
+//     loader and the vdso, wherever a distribution puts them (/nix/store);
 //   - Go functions found by the native walk follow Go's rule (main module
 //     or package main, as for the Go traceback's frames), so runtime.* is
 //     out of app;
