@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"maps"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -27,23 +29,85 @@ import (
 //
 // The "trace" context is the scope's propagation context, as sentry-go puts
 // it on every error event.
-func readScope(hub *sentry.Hub) (s *report.Scope, err error) {
+func readScope(hub *sentry.Hub) (*report.Scope, error) {
+	r, err := readRaw(hub)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return r.scope(true), nil
+}
+
+// raw is the scope as ApplyToEvent gave it: fresh maps and slices, with
+// the breadcrumbs' pointers and the contexts' values shared with the
+// scope.
+type raw struct {
+	ev  *sentry.Event
+	max int
+	pii bool
+}
+
+func readRaw(hub *sentry.Hub) (r *raw, err error) {
 	scope := hub.Scope()
 	if scope == nil {
 		return nil, nil
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			s, err = nil, fmt.Errorf("scopesnap: scope event processor panicked: %v", p)
+			r, err = nil, fmt.Errorf("scopesnap: scope event processor panicked: %v", p)
 		}
 	}()
 	ev := scope.ApplyToEvent(&sentry.Event{}, nil, nil)
 	if ev == nil {
 		return nil, fmt.Errorf("scopesnap: a scope event processor dropped the snapshot")
 	}
-	s = &report.Scope{
-		Level:       string(ev.Level),
-		Fingerprint: ev.Fingerprint,
+	r = &raw{ev: ev}
+	if c := hub.Client(); c != nil {
+		o := c.Options()
+		r.max, r.pii = o.MaxBreadcrumbs, o.SendDefaultPII
+	}
+	return r, nil
+}
+
+// same reports whether r holds what o held, without encoding either:
+// the same breadcrumbs (by pointer: sentry-go never changes a breadcrumb
+// once added), tags, user, level, fingerprint and contexts (by value).
+// This is what makes an unchanged look cheap.
+func (r *raw) same(o *raw) bool {
+	if o == nil || r.max != o.max || r.pii != o.pii {
+		return false
+	}
+	a, b := r.ev, o.ev
+	if a.Level != b.Level || !slices.Equal(a.Fingerprint, b.Fingerprint) || !maps.Equal(a.Tags, b.Tags) ||
+		len(a.Breadcrumbs) != len(b.Breadcrumbs) || len(a.Contexts) != len(b.Contexts) {
+		return false
+	}
+	ua, ub := a.User, b.User
+	if ua.ID != ub.ID || ua.Email != ub.Email || ua.IPAddress != ub.IPAddress || ua.Username != ub.Username ||
+		ua.Name != ub.Name || !maps.Equal(ua.Data, ub.Data) {
+		return false
+	}
+	for i := range a.Breadcrumbs {
+		if a.Breadcrumbs[i] != b.Breadcrumbs[i] {
+			return false
+		}
+	}
+	for k, c := range a.Contexts {
+		d, ok := b.Contexts[k]
+		if !ok || !reflect.DeepEqual(c, d) {
+			return false
+		}
+	}
+	return true
+}
+
+// scope converts r to the report's form, with or without breadcrumbs.
+func (r *raw) scope(crumbs bool) *report.Scope {
+	ev := r.ev
+	s := &report.Scope{
+		Level:          string(ev.Level),
+		Fingerprint:    ev.Fingerprint,
+		MaxBreadcrumbs: r.max,
+		SendDefaultPII: r.pii,
 	}
 	if len(ev.Tags) > 0 {
 		s.Tags = ev.Tags
@@ -58,7 +122,7 @@ func readScope(hub *sentry.Hub) (s *report.Scope, err error) {
 			s.Contexts[k] = c
 		}
 	}
-	if len(ev.Breadcrumbs) > 0 {
+	if crumbs && len(ev.Breadcrumbs) > 0 {
 		s.Breadcrumbs = make([]report.Breadcrumb, 0, len(ev.Breadcrumbs))
 		for _, b := range ev.Breadcrumbs {
 			if b != nil {
@@ -66,12 +130,7 @@ func readScope(hub *sentry.Hub) (s *report.Scope, err error) {
 			}
 		}
 	}
-	if c := hub.Client(); c != nil {
-		o := c.Options()
-		s.MaxBreadcrumbs = o.MaxBreadcrumbs
-		s.SendDefaultPII = o.SendDefaultPII
-	}
-	return s, nil
+	return s
 }
 
 func fromSentry(b *sentry.Breadcrumb) report.Breadcrumb {
@@ -82,11 +141,68 @@ func fromSentry(b *sentry.Breadcrumb) report.Breadcrumb {
 }
 
 // encodeScope is the payload of a scope slot: the unix ns time it was
-// first written, then the scope as JSON. The scope is trimmed to fit
-// limit bytes: oldest breadcrumbs first, then contexts; nil when even that does
-// not fit. Values JSON cannot encode (a channel in a context) are replaced
-// by their fmt rendering, as a string.
+// first written, then the scope as JSON, trimmed to fit limit bytes (see
+// assemble).
 func encodeScope(s *report.Scope, written time.Time, limit int) []byte {
+	crumbs := make([][]byte, 0, len(s.Breadcrumbs))
+	for i := range s.Breadcrumbs {
+		if js := marshalCrumb(&s.Breadcrumbs[i]); js != nil {
+			crumbs = append(crumbs, js)
+		}
+	}
+	rest := *s
+	rest.Breadcrumbs = nil
+	return assemble(&rest, crumbs, written, limit)
+}
+
+// crumbCache holds the JSON of breadcrumbs by pointer: sentry-go never
+// changes a breadcrumb once added, so each is encoded once, not at every
+// snapshot (the breadcrumbs are most of a scope's encoding).
+type crumbCache map[*sentry.Breadcrumb][]byte
+
+// encode is encodeScope for a scope as read, with the breadcrumbs' JSON
+// from cache; it returns the cache of this scope's breadcrumbs.
+func (r *raw) encode(written time.Time, limit int, cache crumbCache) ([]byte, crumbCache) {
+	next := make(crumbCache, len(r.ev.Breadcrumbs))
+	crumbs := make([][]byte, 0, len(r.ev.Breadcrumbs))
+	for _, b := range r.ev.Breadcrumbs {
+		if b == nil {
+			continue
+		}
+		js, ok := cache[b]
+		if !ok {
+			c := fromSentry(b)
+			js = marshalCrumb(&c)
+		}
+		if js != nil {
+			next[b] = js
+			crumbs = append(crumbs, js)
+		}
+	}
+	rest := r.scope(false)
+	return assemble(rest, crumbs, written, limit), next
+}
+
+// marshalCrumb encodes b; data JSON cannot encode (a channel) becomes its
+// fmt rendering. Nil when it still cannot be encoded.
+func marshalCrumb(b *report.Breadcrumb) []byte {
+	js, err := json.Marshal(b)
+	if err != nil {
+		c := *b
+		c.Data = sanitizeMap(c.Data)
+		if js, err = json.Marshal(&c); err != nil {
+			return nil
+		}
+	}
+	return js
+}
+
+// assemble writes the payload: written, then s (which has no breadcrumbs)
+// as JSON with the encoded breadcrumbs put in. When that is over limit
+// bytes, the oldest breadcrumbs are left out (counted in
+// BreadcrumbsDropped), then the contexts; nil when even that is too
+// large.
+func assemble(s *report.Scope, crumbs [][]byte, written time.Time, limit int) []byte {
 	body, err := json.Marshal(s)
 	if err != nil {
 		sanitize(s)
@@ -94,49 +210,78 @@ func encodeScope(s *report.Scope, written time.Time, limit int) []byte {
 			return nil
 		}
 	}
-	for len(body)+8 > limit {
+	const frame = len(`,"breadcrumbs":[]`)
+	size := func() int {
+		n := 8 + len(body)
+		if len(crumbs) > 0 {
+			n += frame + len(crumbs) - 1
+			for _, c := range crumbs {
+				n += len(c)
+			}
+		}
+		return n
+	}
+	for size() > limit {
 		switch {
-		case len(s.Breadcrumbs) > 0:
-			// Drop in proportion to the excess, at least one.
-			n := len(s.Breadcrumbs) * (len(body) + 8 - limit) / len(body)
-			n = min(max(n, 1), len(s.Breadcrumbs))
-			s.Breadcrumbs = s.Breadcrumbs[n:]
+		case len(crumbs) > 0:
+			over := size() - limit
+			n := 0
+			for freed := 0; freed < over && n < len(crumbs); n++ {
+				freed += len(crumbs[n]) + 1
+			}
+			crumbs = crumbs[n:]
 			s.BreadcrumbsDropped += n
 		case len(s.Contexts) > 0:
 			s.Contexts = nil
 		default:
 			return nil
 		}
+		// The count (and the contexts' absence) change the body a little.
 		if body, err = json.Marshal(s); err != nil {
 			return nil
 		}
 	}
-	out := make([]byte, 8, 8+len(body))
+	out := make([]byte, 8, size())
 	ne.PutUint64(out, uint64(written.UnixNano()))
-	return append(out, body...)
+	if len(crumbs) == 0 {
+		return append(out, body...)
+	}
+	out = append(out, body[:len(body)-1]...) // without the closing brace
+	if len(body) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"breadcrumbs":[`...)
+	for i, c := range crumbs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, c...)
+	}
+	return append(out, "]}"...)
 }
 
 // sanitize replaces what encoding/json cannot encode in contexts and
 // breadcrumb data by its fmt rendering.
 func sanitize(s *report.Scope) {
-	fix := func(m map[string]any) map[string]any {
-		if m == nil {
-			return nil
-		}
-		out := maps.Clone(m)
-		for k, v := range out {
-			if _, err := json.Marshal(v); err != nil {
-				out[k] = fmt.Sprintf("%v", v)
-			}
-		}
-		return out
-	}
 	for k, c := range s.Contexts {
-		s.Contexts[k] = fix(c)
+		s.Contexts[k] = sanitizeMap(c)
 	}
 	for i := range s.Breadcrumbs {
-		s.Breadcrumbs[i].Data = fix(s.Breadcrumbs[i].Data)
+		s.Breadcrumbs[i].Data = sanitizeMap(s.Breadcrumbs[i].Data)
 	}
+}
+
+func sanitizeMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := maps.Clone(m)
+	for k, v := range out {
+		if _, err := json.Marshal(v); err != nil {
+			out[k] = fmt.Sprintf("%v", v)
+		}
+	}
+	return out
 }
 
 // decodeScope is encodeScope's inverse.

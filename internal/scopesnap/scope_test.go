@@ -227,3 +227,46 @@ func waitScope(t *testing.T, path string, ok func(*report.Scope) bool) *report.S
 	}, "snapshot")
 	return sc
 }
+
+// TestSameSeesEveryChange: the cheap comparison that skips unchanged looks
+// notices each kind of change a program makes through sentry-go.
+func TestSameSeesEveryChange(t *testing.T) {
+	hub := newHub(t, sentry.ClientOptions{})
+	hub.ConfigureScope(func(s *sentry.Scope) {
+		s.SetTag("a", "1")
+		s.SetUser(sentry.User{ID: "u", Data: map[string]string{"k": "v"}})
+		s.SetContext("c", sentry.Context{"n": 1, "nested": map[string]any{"x": 1}})
+		s.SetLevel(sentry.LevelInfo)
+		s.SetFingerprint([]string{"f"})
+	})
+	hub.AddBreadcrumb(&sentry.Breadcrumb{Message: "b"}, nil)
+	read := func() *raw {
+		r, err := readRaw(hub)
+		require.NoError(t, err)
+		return r
+	}
+	prev := read()
+	require.True(t, read().same(prev), "nothing changed")
+	for name, change := range map[string]func(*sentry.Scope){
+		"tag value":      func(s *sentry.Scope) { s.SetTag("a", "2") },
+		"tag added":      func(s *sentry.Scope) { s.SetTag("b", "1") },
+		"tag removed":    func(s *sentry.Scope) { s.RemoveTag("a") },
+		"user":           func(s *sentry.Scope) { s.SetUser(sentry.User{ID: "w", Data: map[string]string{"k": "v"}}) },
+		"user data":      func(s *sentry.Scope) { s.SetUser(sentry.User{ID: "u", Data: map[string]string{"k": "w"}}) },
+		"context value":  func(s *sentry.Scope) { s.SetContext("c", sentry.Context{"n": 2, "nested": map[string]any{"x": 1}}) },
+		"context nested": func(s *sentry.Scope) { s.SetContext("c", sentry.Context{"n": 1, "nested": map[string]any{"x": 2}}) },
+		"context added":  func(s *sentry.Scope) { s.SetContext("d", sentry.Context{}) },
+		"level":          func(s *sentry.Scope) { s.SetLevel(sentry.LevelError) },
+		"fingerprint":    func(s *sentry.Scope) { s.SetFingerprint([]string{"g"}) },
+		"breadcrumb":     func(s *sentry.Scope) { s.AddBreadcrumb(&sentry.Breadcrumb{Message: "b"}, 100) },
+		"cleared":        func(s *sentry.Scope) { s.ClearBreadcrumbs() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			hub.PushScope()
+			defer hub.PopScope()
+			before := read()
+			hub.ConfigureScope(change)
+			assert.False(t, read().same(before), name)
+		})
+	}
+}

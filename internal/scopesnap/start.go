@@ -36,7 +36,9 @@ type snapshotter struct {
 	done    chan struct{}
 
 	seq      uint64 // scope snapshots written
-	lastHash uint64
+	last     *raw   // the scope as last read
+	crumbs   crumbCache
+	lastHash uint64 // of the last encoding written
 	mseq     uint64 // metrics samples written
 	sampler  *sampler
 	looks    int // since the last metrics sample
@@ -174,12 +176,20 @@ func (s *snapshotter) look(now time.Time) bool {
 
 // snapshot writes the scope into the next slot if it differs from the last
 // one written; otherwise it records that the last one is still current.
+// Telling "unchanged" costs a read of the scope and a comparison (raw.same);
+// only a change is encoded, and written if its encoding differs.
 func (s *snapshotter) snapshot(now time.Time) bool {
-	sc, err := readScope(s.hub())
-	if err != nil || sc == nil {
+	r, err := readRaw(s.hub())
+	if err != nil || r == nil {
 		return false
 	}
-	p := encodeScope(sc, now, scopeSlotSize-slotHead)
+	if s.seq > 0 && r.same(s.last) {
+		s.m.setChecked(s.seq, now.UnixNano())
+		return false
+	}
+	s.last = r
+	p, cache := r.encode(now, scopeSlotSize-slotHead, s.crumbs)
+	s.crumbs = cache
 	if p == nil {
 		return false
 	}
