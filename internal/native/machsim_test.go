@@ -464,11 +464,20 @@ func TestMachSimReceiveErrors(t *testing.T) {
 			machsim.InjectReceiveErrors(1<<20, rcvErr)
 			o := s.fault(th, machsim.KernInvalidAddress, 0x80, machsim.SigRecover, sigFlagsRecovered)
 			assert.Equal(t, machsim.SignalRecovered, o.Result)
+			// Raised while the server backs off: queued on its port, it
+			// fails on to the next level when the port is destroyed
+			// (MIG_SERVER_DIED), or skips the port once it is gone.
+			queued := machsim.StartFault(machsim.NewThread(0, 1011, goPC()), machsim.ExcBadAccess,
+				machsim.KernInvalidAddress, 0x88, machsim.SigRecover, sigFlagsRecovered)
 			require.True(t, machsim.WaitServingEnded(simDeadline), "the loop gives up in the end")
+			o, err := queued.Wait(simDeadline)
+			require.NoError(t, err, "a fault queued on the abandoned port must not hang")
+			assert.Equal(t, machsim.SignalRecovered, o.Result)
 			assert.Equal(t, want, machsim.TaskHandler(0), "handlers restored before the thread ended")
 			o = s.fault(th, machsim.KernInvalidAddress, 0x90, machsim.SigRecover, sigFlagsRecovered)
 			assert.Equal(t, machsim.SignalRecovered, o.Result, "a later fault does not hang")
 			assert.Equal(t, 1, machsim.ServerReplies())
+			assert.Equal(t, 1, machsim.Records(), "only the fault served before the errors")
 			assert.NoError(t, machsim.Violations())
 		})
 	}
