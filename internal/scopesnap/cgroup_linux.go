@@ -9,8 +9,8 @@ import (
 	"github.com/crashguard/crashguard-go/internal/report"
 )
 
-// cgroupRoot is where cgroup file systems are mounted; a test may change it.
-var cgroupRoot = "/sys/fs/cgroup"
+// cgroupRoot is where cgroup file systems are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
 
 // readCgroup reads the memory and CPU limits of this process's cgroup:
 // v2's memory.max, memory.high and cpu.max, or v1's
@@ -24,6 +24,12 @@ func readCgroup() *report.Cgroup {
 	if err != nil {
 		return nil
 	}
+	return cgroupFrom(b, cgroupRoot)
+}
+
+// cgroupFrom is readCgroup for the content of /proc/self/cgroup and the
+// mount point root.
+func cgroupFrom(b []byte, cgroupRoot string) *report.Cgroup {
 	var v2 string
 	v1 := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
