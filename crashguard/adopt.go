@@ -1,6 +1,7 @@
 package crashguard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,20 +19,20 @@ import (
 // first start that has the configured one back, and the other way round.
 // A directory that does not exist costs one Lstat; one that is not safe is
 // left alone.
-func (g *Guard) adoptOthers() error {
+func (g *Guard) adoptOthers(ctx context.Context, all bool) error {
 	var errs []error
 	for _, dir := range g.s.dirs {
 		if dir == g.s.dir {
 			continue
 		}
-		if err := g.adopt(dir); err != nil {
+		if err := g.adopt(ctx, dir, all); err != nil {
 			errs = append(errs, fmt.Errorf("crashguard: collect from %s: %w", dir, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (g *Guard) adopt(dir string) error {
+func (g *Guard) adopt(ctx context.Context, dir string, all bool) error {
 	real, err := filepath.EvalSymlinks(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -44,7 +45,7 @@ func (g *Guard) adopt(dir string) error {
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "runs")); err == nil {
 		c := &collector.Collector{Runs: filepath.Join(dir, "runs"), Outbox: g.outbox, Logger: g.s.logger}
-		if _, err := c.CollectAll(); err != nil {
+		if err := collectWith(ctx, c, all); err != nil {
 			return err
 		}
 	}
@@ -78,7 +79,9 @@ func (g *Guard) move(other *outbox.Outbox, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := g.outbox.Put(c.Report()); err != nil {
+	// ErrFolded: a crash loop's report, counted here instead of kept; it
+	// is accounted for, so it goes there too.
+	if err := g.outbox.Put(c.Report()); err != nil && !errors.Is(err, outbox.ErrFolded) {
 		c.Release()
 		return err
 	}

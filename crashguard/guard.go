@@ -165,7 +165,7 @@ func (g *Guard) Flush(ctx context.Context) error {
 	}
 	defer func() { <-g.flushSem }()
 
-	cerr := g.collect()
+	cerr := g.collect(ctx, true)
 	if g.s.dsn == "" {
 		pending, err := g.outbox.count()
 		if err == nil && pending > 0 {
@@ -196,18 +196,33 @@ func (g *Guard) Pending() ([]Report, error) {
 	case g.outbox == nil:
 		return nil, errors.Join(g.err, g.outboxErr)
 	}
-	cerr := g.collect()
+	cerr := g.collect(context.Background(), true)
 	reps, err := g.outbox.pending()
 	return reps, errors.Join(cerr, err)
 }
 
-// collect turns every dead run into a report in the outbox, those left in
-// the other candidate directories included.
-func (g *Guard) collect() error {
+// collect turns dead runs into reports in the outbox, those left in the
+// other candidate directories included. A pass is bounded (the collector
+// examines and builds a limited number of runs); all repeats passes until
+// nothing is left or ctx ends, as Flush, Pending and the monitor need,
+// where Install's background pass does one and leaves the rest to the next
+// start.
+func (g *Guard) collect(ctx context.Context, all bool) error {
 	g.collectMu.Lock()
 	defer g.collectMu.Unlock()
-	_, err := g.collector.CollectAll()
-	return errors.Join(err, g.adoptOthers())
+	err := collectWith(ctx, g.collector, all)
+	return errors.Join(err, g.adoptOthers(ctx, all))
+}
+
+// collectWith runs one pass of c, or passes until done.
+func collectWith(ctx context.Context, c *collector.Collector, all bool) error {
+	var err error
+	if all {
+		_, err = c.CollectUntilDone(ctx)
+	} else {
+		_, err = c.CollectAll()
+	}
+	return err
 }
 
 func summarize(r *report.Report) Report {

@@ -104,7 +104,7 @@ func open(opts Options, s settings) (*Guard, error) {
 // Guard still captures; collection waits for a start that has an outbox,
 // so no dead run is lost meanwhile.
 func (g *Guard) openOutbox() error {
-	ob, err := openOutbox(filepath.Join(g.s.dir, "outbox"), g.s.logger)
+	ob, err := openOutbox(filepath.Join(g.s.dir, "outbox"), g.s.logger, g.opts)
 	if err != nil {
 		g.outboxErr = fmt.Errorf("%w: outbox in %s: %w; crashes are still captured and delivered once it is usable", ErrDirUnusable, g.s.dir, err)
 		return g.outboxErr
@@ -260,7 +260,7 @@ func (g *Guard) startBackground() {
 	go func() {
 		defer func() { <-g.flushSem }()
 		defer cancel()
-		if err := g.collect(); err != nil {
+		if err := g.collect(ctx, false); err != nil {
 			g.s.logger.Warn("crashguard: collecting earlier runs", "err", err)
 		}
 		if n, err := g.outbox.count(); err != nil || n == 0 || g.s.dsn == "" || ctx.Err() != nil {

@@ -30,7 +30,7 @@ func monitorWork(ctx context.Context, cfg monitor.Config) error {
 	if err != nil {
 		return err
 	}
-	err = g.collect()
+	err = g.collect(ctx, true)
 	if cfg.CollectOnly || g.s.dsn == "" {
 		return err
 	}

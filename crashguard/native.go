@@ -38,3 +38,21 @@ func (g *Guard) installNative() {
 	g.layers.SignalChain = l.SignalChain
 	g.layers.MachExceptions = l.Mach
 }
+
+// RefreshImages tells the native layer about shared libraries loaded since
+// Install (dlopen through cgo, plugins), so that frames in them are named,
+// marked in-app when they are the program's own, and listed in the event's
+// debug_meta for Sentry's symbolication. Linux offers no load callback a
+// crash reporter can use safely, so call it after loading; on macOS dyld
+// reports new images by itself and it does nothing. It returns how many
+// images were added, or ErrUnsupported without the native layer.
+func (g *Guard) RefreshImages() (int, error) {
+	if g == nil || g.native == nil {
+		return 0, ErrUnsupported
+	}
+	n, err := native.RefreshImages()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	return n, nil
+}

@@ -104,6 +104,24 @@ type Options struct {
 	// this program itself. It must import crashguard (for example the
 	// crashguard command in crashguard/cmd/crashguard).
 	MonitorExecutable string
+	// Outbox caps, so that a crash-looping service or a machine without
+	// network cannot fill the disk: at most MaxReports reports (default 30,
+	// sentry-native's cache_max_items), MaxOutboxBytes in all (default 64
+	// MiB), none older than MaxReportAge (default 30 days). The oldest go
+	// first, the newest is always kept, every removal is logged and the next
+	// event says how many (contexts.crashguard.dropped_reports). Negative
+	// means no cap.
+	MaxReports     int
+	MaxOutboxBytes int64
+	MaxReportAge   time.Duration
+	// Crash loops: within CrashLoopWindow (default 1 h), the first
+	// CrashLoopFull (default 3) reports of the same crash (kind, release,
+	// top in-app frames) are kept and sent in full; the rest are counted,
+	// and the next event of that crash carries the count
+	// (contexts.crashguard.folded_crashes). A negative window turns folding
+	// off.
+	CrashLoopWindow time.Duration
+	CrashLoopFull   int
 	// MonitorTimeout bounds what the monitor does once the program ended
 	// (collect and deliver); 0 means 30 s. What is not delivered by then
 	// waits in the outbox for the next start.

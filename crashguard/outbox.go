@@ -10,8 +10,12 @@ import (
 // outboxStore is the outbox as the Guard uses it.
 type outboxStore struct{ *outbox.Outbox }
 
-func openOutbox(dir string, logger *slog.Logger) (*outboxStore, error) {
-	ob, err := outbox.Open(dir, outbox.Options{Logger: logger})
+func openOutbox(dir string, logger *slog.Logger, o Options) (*outboxStore, error) {
+	ob, err := outbox.Open(dir, outbox.Options{
+		Logger:     logger,
+		MaxReports: o.MaxReports, MaxBytes: o.MaxOutboxBytes, MaxAge: o.MaxReportAge,
+		LoopWindow: o.CrashLoopWindow, LoopFull: o.CrashLoopFull,
+	})
 	if err != nil {
 		return nil, err
 	}

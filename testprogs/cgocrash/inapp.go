@@ -17,8 +17,6 @@ import (
 	"fmt"
 	"os"
 	"unsafe"
-
-	"github.com/crashguard/crashguard-go/internal/native"
 )
 
 // Modes for the in-app tests (crashguard/inapp_test.go): a fault in another
@@ -38,7 +36,7 @@ func dlopenFault(*config) error {
 	if rc := C.cgc_lib_open(cs); rc != 0 {
 		return fmt.Errorf("cannot load %q (%d)", path, rc)
 	}
-	if n, err := native.RefreshImages(); err != nil {
+	if n, err := guard.RefreshImages(); err != nil {
 		fmt.Fprintf(os.Stderr, "cgocrash: refresh images: %v\n", err)
 	} else {
 		fmt.Fprintf(os.Stderr, "cgocrash: refresh images: %d added\n", n)

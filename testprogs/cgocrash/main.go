@@ -93,6 +93,9 @@ func main() {
 	fmt.Fprintf(os.Stderr, "cgocrash: %s: returned\n", *modeName)
 }
 
+// guard is the installed Guard (nil without -crashguard).
+var guard *crashguard.Guard
+
 // installCrashguard installs crashguard the way a user does, so the tests
 // in crashguard/ see native crashes end to end.
 func installCrashguard(suppress bool, toggle string) {
@@ -110,6 +113,7 @@ func installCrashguard(suppress bool, toggle string) {
 			os.Exit(69)
 		}
 	}
+	guard = g
 	fmt.Printf("cgocrash: crashguard run=%s layers=%s\n", g.RunID(), g.Layers())
 	if os.Getenv("CGOCRASH_MONITOR") == "1" {
 		monitorwait.Wait("cgocrash", g.RunID())
