@@ -94,7 +94,12 @@ func (r *Run) tryTakeOver(id string, line []byte) *os.File {
 		removeRegular(old.Path(FlightName))
 	}
 	removeRegular(old.Path(SuppressedName))
-	removeRegular(old.Path(ScopeName))
+	// The scope file too is taken over (scopesnap.Start resets it): a
+	// rename costs a tenth of unlinking its allocated blocks (33 against
+	// 336 µs on ext4 here).
+	if err := os.Rename(old.Path(ScopeName), r.Path(ScopeName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		removeRegular(old.Path(ScopeName))
+	}
 	_, err = f.Seek(0, io.SeekStart)
 	if err == nil {
 		_, err = f.Write(line)
@@ -108,6 +113,7 @@ func (r *Run) tryTakeOver(id string, line []byte) *os.File {
 		_ = f.Close()
 		_ = os.Remove(r.file())
 		removeRegular(r.Path(FlightName))
+		removeRegular(r.Path(ScopeName))
 		return nil
 	}
 	return f

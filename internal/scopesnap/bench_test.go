@@ -162,7 +162,7 @@ func BenchmarkInstallPath(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			n++
-			if _, err := create(filepath.Join(dir, fmt.Sprint(n))); err != nil {
+			if _, _, err := create(filepath.Join(dir, fmt.Sprint(n))); err != nil {
 				b.Fatal(err)
 			}
 		}

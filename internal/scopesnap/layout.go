@@ -161,6 +161,21 @@ func (m mem) newest(off, size int) (uint64, []byte) {
 	return sa, pa
 }
 
+// reset makes a taken-over file empty: the magic goes first (a crash
+// meanwhile leaves no scope file to read), then every seq word, so that
+// nothing of the run it belonged to can be read as this run's.
+func (m mem) reset() {
+	copy(m[hMagic:hMagic+8], make([]byte, 8))
+	m.storeSeq(hCheckedSeq, 0)
+	ne.PutUint32(m[hSettingsLen:], 0)
+	for _, off := range []int{scopeOff, scopeOff + scopeSlotSize, metricsOff, metricsOff + metricsSlotSize, ringOff} {
+		m.storeSeq(off, 0)
+	}
+	for i := uint64(0); i < ringEntries; i++ {
+		m.storeSeq(ringSlot(i), 0)
+	}
+}
+
 // initHeader writes the header of a new file, settings included.
 func (m mem) initHeader(settings []byte) {
 	if len(settings) > maxSettings {

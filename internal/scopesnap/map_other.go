@@ -19,6 +19,6 @@ const Supported = supported
 // ErrUnsupported is Start's error where there is no mapping.
 var ErrUnsupported = errors.New("scopesnap: not supported on this platform")
 
-func create(string) (mem, error) { return nil, ErrUnsupported }
+func create(string) (mem, bool, error) { return nil, false, ErrUnsupported }
 
 const openFlags = os.O_RDONLY

@@ -175,8 +175,44 @@ func TestStartSnapshotsAndRead(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
-	_, err = start(path, 0, Settings(), func() *sentry.Hub { return hub }, false)
-	assert.Error(t, err, "never over an existing file")
+	stop()
+
+	// The file taken over by the next run is reset: nothing of this run
+	// is read as the next one's.
+	other := newHub(t, sentry.ClientOptions{})
+	other.ConfigureScope(func(s *sentry.Scope) { s.SetTag("run", "next") })
+	stop, err = start(path, time.Hour, Settings(), func() *sentry.Hub { return other }, false)
+	require.NoError(t, err)
+	defer stop()
+	sc5 := waitScope(t, path, func(s *report.Scope) bool { return s.Tags["run"] == "next" })
+	assert.Equal(t, uint64(1), sc5.Seq)
+	assert.Empty(t, sc5.Tags["k"])
+	assert.Empty(t, sc5.Breadcrumbs, "the ring is empty again")
+}
+
+// TestStartReplacesAForeignFile: a file of another size at the name is
+// replaced; a link is never followed.
+func TestStartReplacesAForeignFile(t *testing.T) {
+	hub := newHub(t, sentry.ClientOptions{})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.scope")
+	require.NoError(t, os.WriteFile(path, []byte("short"), 0o600))
+	stop, err := start(path, time.Hour, Settings(), func() *sentry.Hub { return hub }, false)
+	require.NoError(t, err)
+	stop()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, int64(FileSize), fi.Size())
+
+	target := filepath.Join(dir, "target")
+	require.NoError(t, os.WriteFile(target, make([]byte, FileSize), 0o600))
+	link := filepath.Join(dir, "y.scope")
+	require.NoError(t, os.Symlink(target, link))
+	_, err = start(link, time.Hour, Settings(), func() *sentry.Hub { return hub }, false)
+	assert.Error(t, err)
+	b, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, make([]byte, FileSize), b, "the link's target untouched")
 }
 
 // TestParkedSnapshotterWakesOnGCAndBreadcrumb: parked (no timer pending),

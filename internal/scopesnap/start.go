@@ -45,7 +45,8 @@ type snapshotter struct {
 }
 
 // Start creates the scope file at path (runfile's ScopeName beside the
-// run), records settings there with the cgroup limits, and snapshots the
+// run; the file runfile took over from a dead clean run is reset and used
+// instead), records settings there with the cgroup limits, and snapshots the
 // sentry-go global hub's scope every `every` (DefaultEvery when 0) into
 // it, only when it changed, with a runtime/metrics sample every fifth
 // look. It also makes AddBreadcrumb write into the file's ring. Call it
@@ -69,9 +70,12 @@ func start(path string, every time.Duration, settings report.RuntimeSettings, hu
 	if every <= 0 {
 		every = DefaultEvery
 	}
-	m, err := create(path)
+	m, reused, err := create(path)
 	if err != nil {
 		return func() {}, err
+	}
+	if reused {
+		m.reset()
 	}
 	settings.Cgroup = readCgroup()
 	js, _ := json.Marshal(settings)
