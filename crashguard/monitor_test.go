@@ -46,6 +46,13 @@ func monitorPID(t *testing.T, id string) int {
 	return 0
 }
 
+// mainException is the event's last exception value, the one Sentry titles
+// a single exception by.
+func mainException(ev map[string]any) map[string]any {
+	values := ev["exception"].(map[string]any)["values"].([]any)
+	return values[len(values)-1].(map[string]any)
+}
+
 // runIDOf is the run id a test program printed ("… run=<id> …").
 func runIDOf(t *testing.T, stdout string) string {
 	t.Helper()
@@ -88,9 +95,7 @@ func TestMonitorDeliversWithoutALaterStart(t *testing.T) {
 			evs, err := recv.WaitEvents(ctx, 1)
 			require.NoError(t, err, "no event without a later start")
 			t.Logf("crash -> event at the receiver: %v", time.Since(ended).Round(time.Millisecond))
-			values := evs[0].Event["exception"].(map[string]any)["values"].([]any)
-			last := values[len(values)-1].(map[string]any)
-			assert.Equal(t, c.excValue, last["value"])
+			assert.Equal(t, c.excValue, mainException(evs[0].Event)["value"])
 
 			waitMonitorGone(t, id)
 			ids, err := runfile.List(filepath.Join(dir, "runs"))
@@ -168,8 +173,7 @@ func TestMonitorSurvivesCtrlCAndCarriesNoDSN(t *testing.T) {
 	assert.Equal(t, 2, ee.ExitCode())
 	evs, err := recv.WaitEvents(ctx, 1)
 	require.NoError(t, err)
-	values := evs[0].Event["exception"].(map[string]any)["values"].([]any)
-	assert.Equal(t, "gocrash: panic after SIGINT", values[len(values)-1].(map[string]any)["value"])
+	assert.Equal(t, "gocrash: panic after SIGINT", mainException(evs[0].Event)["value"])
 	waitMonitorGone(t, id)
 }
 
