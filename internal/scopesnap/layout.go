@@ -114,8 +114,24 @@ func (m mem) seqAt(off int, v uint64)  { m.storeSeq(off, v) }
 // writeSlot writes payload as number seq into the slot at off of size
 // size, in the order that keeps a torn slot detectable: seq zeroed, body,
 // seq. It reports false (and writes nothing) when payload does not fit.
+//
+// It is writeSlot below without the storer interface, through which
+// payload would escape (a breadcrumb's buffer could not stay on the
+// stack); TestWriteSlotForms checks the two write the same bytes, the
+// torn-write tests the order, through the other.
 func (m mem) writeSlot(off, size int, seq uint64, payload []byte) bool {
-	return writeSlot(m, off, size, seq, payload)
+	if len(payload) > size-slotHead || seq == 0 {
+		return false
+	}
+	m.storeSeq(off, 0)
+	body := m[off+slotHead : off+slotHead+len(payload)]
+	copy(body, payload)
+	ne.PutUint32(m[off+8:], uint32(len(payload)))
+	// Over the copy: crc32 would let payload escape (its assembly
+	// dispatch), and this is the same bytes.
+	ne.PutUint32(m[off+12:], slotCRC(seq, body))
+	m.storeSeq(off, seq)
+	return true
 }
 
 func writeSlot(st storer, off, size int, seq uint64, payload []byte) bool {

@@ -228,3 +228,13 @@ func TestSlotTooLargeIsNotWritten(t *testing.T) {
 	assert.Equal(t, uint64(0), ne.Uint64(m[scopeOff:]))
 	assert.False(t, m.addRing(make([]byte, ringEntrySize)))
 }
+
+func TestWriteSlotForms(t *testing.T) {
+	a, b := newFile(t), newFile(t)
+	p := []byte(`{"ts":1,"message":"same"}`)
+	require.True(t, a.writeSlot(scopeOff, scopeSlotSize, 7, p))
+	require.True(t, writeSlot(b, scopeOff, scopeSlotSize, 7, p))
+	assert.Equal(t, a, b)
+	assert.False(t, writeSlot(b, scopeOff, scopeSlotSize, 0, p), "seq 0 is never written")
+	assert.False(t, a.writeSlot(scopeOff, scopeSlotSize, 0, p))
+}

@@ -2,6 +2,10 @@ package scopesnap
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -45,47 +49,168 @@ func AddBreadcrumb(b *sentry.Breadcrumb) {
 	if s == nil {
 		return
 	}
-	if p := encodeCrumb(b); p != nil {
+	var buf [ringEntrySize]byte // on the stack: no allocation but Data's encoding
+	if p := appendCrumb(buf[:0], b); p != nil {
 		s.m.addRing(p)
 	}
 	s.nudge()
 }
 
-// encodeCrumb encodes b to fit a ring entry: data left out, then the
-// message cut, when it is too large.
-func encodeCrumb(b *sentry.Breadcrumb) []byte {
-	c := ringCrumb{TS: b.Timestamp.UnixNano(), Type: b.Type, Category: b.Category,
-		Message: b.Message, Level: string(b.Level), Data: b.Data}
+// appendCrumb appends b's ring entry to dst (the JSON of ringCrumb,
+// written by hand: encoding/json's reflection is most of the hook's cost
+// otherwise); when it is too large for an entry, data is left out, then
+// the message cut (marked "…"), and Cut set. Nil when even that does not
+// fit (a type or category of a kilobyte).
+func appendCrumb(dst []byte, b *sentry.Breadcrumb) []byte {
 	const room = ringEntrySize - slotHead
-	p, err := json.Marshal(&c)
-	if err == nil && len(p) <= room {
+	var data []byte
+	if len(b.Data) > 0 {
+		var buf [ringEntrySize]byte
+		data = appendData(buf[:0], b.Data)
+	}
+	head := func(dst []byte) []byte {
+		dst = append(dst, `{"ts":`...)
+		dst = strconv.AppendInt(dst, b.Timestamp.UnixNano(), 10)
+		dst = appendField(dst, "type", b.Type)
+		dst = appendField(dst, "category", b.Category)
+		return appendField(dst, "level", string(b.Level))
+	}
+	p := head(dst)
+	p = appendField(p, "message", b.Message)
+	if data != nil {
+		p = append(append(p, `,"data":`...), data...)
+	}
+	if p = append(p, '}'); len(p) <= room {
 		return p
 	}
-	c.Data, c.Cut = nil, true
-	if p, err = json.Marshal(&c); err == nil && len(p) <= room {
-		return p
-	}
-	// Cut the message until the entry fits (escaping may make it longer
-	// than its bytes, hence the loop).
-	c.Message = ""
-	base, err := json.Marshal(&c)
-	if err != nil {
+	// Too large: no data, and as much of the message as fits.
+	p = head(dst[:0])
+	base := len(p) + len(`,"cut":true}`)
+	if base > room {
 		return nil
 	}
-	msg := b.Message
-	for keep := room - len(base) - 4; keep > 0; keep = keep * 3 / 4 {
-		if keep < len(msg) {
-			msg = msg[:keep]
-			for len(msg) > 0 && !utf8.ValidString(msg) {
-				msg = msg[:len(msg)-1]
-			}
+	msg := strings.TrimSuffix(b.Message, "…")
+	for {
+		q := appendField(p, "message", msg+"…")
+		if len(q)+len(`,"cut":true}`) <= room {
+			return append(q, `,"cut":true}`...)
 		}
-		c.Message = msg + "…"
-		if p, err = json.Marshal(&c); err == nil && len(p) <= room {
-			return p
+		// Keep the share of the message that fits, by its escaped size
+		// (escaping makes some bytes longer), at a rune boundary; at
+		// least one byte less each time.
+		avail := room - base - len(`,"message":"…"`)
+		keep := min(len(msg)*avail/(len(q)-len(p)), len(msg)-1)
+		if keep <= 0 {
+			return append(p, `,"cut":true}`...)
+		}
+		for keep > 0 && !utf8.RuneStart(msg[keep]) {
+			keep--
+		}
+		msg = msg[:keep]
+	}
+}
+
+// appendData appends m as a JSON object: strings, booleans, integers and
+// finite floats by hand, anything else through encoding/json (its fmt
+// rendering, as a string, when JSON cannot encode it).
+func appendData(dst []byte, m map[string]any) []byte {
+	dst = append(dst, '{')
+	first := true
+	for k, v := range m {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(appendJSONString(dst, k), ':')
+		switch v := v.(type) {
+		case nil:
+			dst = append(dst, "null"...)
+		case string:
+			dst = appendJSONString(dst, v)
+		case bool:
+			dst = strconv.AppendBool(dst, v)
+		case int:
+			dst = strconv.AppendInt(dst, int64(v), 10)
+		case int64:
+			dst = strconv.AppendInt(dst, v, 10)
+		case int32:
+			dst = strconv.AppendInt(dst, int64(v), 10)
+		case uint64:
+			dst = strconv.AppendUint(dst, v, 10)
+		case uint:
+			dst = strconv.AppendUint(dst, uint64(v), 10)
+		case float64:
+			if math.IsInf(v, 0) || math.IsNaN(v) {
+				dst = appendJSONString(dst, strconv.FormatFloat(v, 'g', -1, 64))
+			} else {
+				dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
+			}
+		default:
+			js, err := json.Marshal(v)
+			if err != nil {
+				js = appendJSONString(nil, fmt.Sprintf("%v", v))
+			}
+			dst = append(dst, js...)
 		}
 	}
-	return base
+	return append(dst, '}')
+}
+
+// appendField appends ,"key":"v" unless v is empty.
+func appendField(dst []byte, key, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	dst = append(append(append(dst, ',', '"'), key...), '"', ':')
+	return appendJSONString(dst, v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028
+// and U+2029 escaped, as encoding/json does (HTML characters aside).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(append(dst, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(append(dst, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(append(dst, s[start:]...), '"')
 }
 
 func decodeCrumb(p []byte) (report.Breadcrumb, bool) {

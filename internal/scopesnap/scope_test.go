@@ -1,6 +1,9 @@
 package scopesnap
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,14 +103,39 @@ func TestEncodeScopeTrimsOldestBreadcrumbs(t *testing.T) {
 
 func TestEncodeCrumbFitsAnEntry(t *testing.T) {
 	b := &sentry.Breadcrumb{Message: strings.Repeat("é\"", 2000), Data: map[string]any{"big": strings.Repeat("y", 5000)}, Timestamp: time.Now()}
-	p := encodeCrumb(b)
+	p := appendCrumb(nil, b)
 	require.NotNil(t, p)
 	assert.LessOrEqual(t, len(p), ringEntrySize-slotHead)
 	c, ok := decodeCrumb(p)
-	require.True(t, ok)
+	require.True(t, ok, "%s", p)
 	assert.Nil(t, c.Data)
 	assert.True(t, strings.HasSuffix(c.Message, "…"))
+	assert.True(t, strings.HasPrefix(b.Message, strings.TrimSuffix(c.Message, "…")))
+	assert.Greater(t, len(c.Message), 300, "as much as fits")
 	assert.Equal(t, b.Timestamp.UnixNano(), c.Timestamp.UnixNano())
+
+	assert.Nil(t, appendCrumb(nil, &sentry.Breadcrumb{Type: strings.Repeat("t", 2000)}), "nothing fits")
+}
+
+// TestAppendCrumbIsJSON: the hand-written encoding decodes to what
+// encoding/json would have written, whatever the strings hold.
+func TestAppendCrumbIsJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "quote \" back \\ slash", "ctl \x00\x01\x1f\n\r\t", "bad utf8 \xff\xfe x",
+		"line sep \u2028 para \u2029", "html <a>&</a>", "日本語 é ☃ 🎉"} {
+		b := &sentry.Breadcrumb{Type: s, Category: s, Message: s, Level: sentry.Level(s), Timestamp: time.Unix(1700000000, 123),
+			Data: map[string]any{"s": s, "n": 1.5, "i": -3, "u": uint64(1 << 63), "t": true, "nil": nil, "inf": math.Inf(1),
+				"nested": map[string]any{"a": []int{1, 2}}, "ch": make(chan int)}}
+		p := appendCrumb(nil, b)
+		require.NotNil(t, p)
+		var got, want map[string]any
+		require.NoError(t, json.Unmarshal(p, &got), "%q", p)
+		js, err := json.Marshal(ringCrumb{TS: b.Timestamp.UnixNano(), Type: s, Category: s, Message: s, Level: s,
+			Data: map[string]any{"s": s, "n": 1.5, "i": -3, "u": uint64(1 << 63), "t": true, "nil": nil, "inf": "+Inf",
+				"nested": map[string]any{"a": []int{1, 2}}, "ch": fmt.Sprint(b.Data["ch"])}})
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(js, &want))
+		assert.Equal(t, want, got, "%q", s)
+	}
 }
 
 // TestMergeBreadcrumbs: the ring's exact breadcrumbs and the snapshot's
