@@ -16,7 +16,7 @@ var scopeStarted atomic.Bool
 //
 // Call it once from Install, after the run has started. It returns at once:
 // on Install's path it only reads the runtime settings (scopesnap.Settings,
-// a few µs, no file read); the file is created, and the cgroup limits read,
+// under 1 µs, no file read); the file is created, and the cgroup limits read,
 // in a goroutine of its own, so that neither the file creation nor a long
 // collection pass of earlier runs delays the first snapshot.
 func (g *Guard) startScope() {

@@ -19,6 +19,9 @@ func TestSettings(t *testing.T) {
 	assert.Equal(t, runtime.NumCPU(), s.NumCPU)
 	debug.SetGCPercent(75)
 	assert.Equal(t, 75, Settings().GOGC)
+	assert.Nil(t, s.BuildSettings, "read in the background")
+	addBuild(&s)
+	assert.NotEmpty(t, s.BuildSettings["GOOS"]+s.BuildSettings["-compiler"], "%v", s.BuildSettings)
 	for k := range s.BuildSettings {
 		assert.NotContains(t, k, "vcs", "vcs settings are Process.Build's")
 	}

@@ -78,6 +78,7 @@ func start(path string, every time.Duration, settings report.RuntimeSettings, hu
 		m.reset()
 	}
 	settings.Cgroup = readCgroup()
+	addBuild(&settings)
 	js, _ := json.Marshal(settings)
 	m.initHeader(js)
 	s := &snapshotter{m: m, hub: hub, every: every, park: park, wake: make(chan struct{}, 1),
