@@ -80,6 +80,11 @@ func start(path string, every time.Duration, settings report.RuntimeSettings, hu
 	settings.Cgroup = readCgroup()
 	addBuild(&settings)
 	js, _ := json.Marshal(settings)
+	if len(js) > maxSettings {
+		// Long -ldflags or GODEBUG: the build settings go, the rest stays.
+		settings.BuildSettings = map[string]string{"crashguard": "build settings too long to keep"}
+		js, _ = json.Marshal(settings)
+	}
 	m.initHeader(js)
 	s := &snapshotter{m: m, hub: hub, every: every, park: park, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), sampler: newSampler()}
