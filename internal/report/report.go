@@ -236,6 +236,15 @@ type Goroutine struct {
 	CreatedByGoroutine int64 `json:"created_by_goroutine,omitempty"`
 	// FramesElided is true when the runtime printed "...additional frames elided...".
 	FramesElided bool `json:"frames_elided,omitempty"`
+	// Labels are the goroutine's runtime/pprof labels as the header
+	// printed them (Go 1.26+ with GODEBUG=tracebacklabels=1, the default
+	// for modules declaring go 1.27 or later), unescaped; nil when none
+	// were printed.
+	Labels map[string]string `json:"labels,omitempty"`
+	// LabelsUnparsed is the header's labels text, from "labels:{" on, when
+	// it was not in the form this version parses (the runtime says the
+	// format may change): kept rather than lost.
+	LabelsUnparsed string `json:"labels_unparsed,omitempty"`
 }
 
 // Frame is one stack frame.

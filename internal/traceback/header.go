@@ -15,7 +15,7 @@ import (
 //	goroutine 5 [select, locked to thread]:
 //	goroutine 1 gp=0xc000002380 m=0 mp=0x62ab40 [running]:      (Go 1.23+, system/crash or a throw)
 //	goroutine 9 gp=0xc000003500 m=nil [GC sweep wait]:
-//	goroutine 3 [running labels:{"k": "v"}]:                     (Go 1.26+, GODEBUG=tracebacklabels=1)
+//	goroutine 3 [running labels:{"k": "v"}]:                     (Go 1.26+, GODEBUG=tracebacklabels=1; labels.go)
 //	goroutine 4 [sleep (durable), synctest bubble 1]:
 //	goroutine 8 [chan receive (scan)]:
 //
@@ -44,9 +44,15 @@ func parseGoroutineHeader(line string) (g report.Goroutine, ok bool) {
 	g.ID = id
 	body := rest[open+1 : len(rest)-2]
 	// Labels are quoted strings that may hold ", " and "]": cut them off
-	// before splitting the rest.
+	// before splitting the rest. No wait reason holds " labels:{".
 	if j := strings.Index(body, " labels:{"); j >= 0 {
+		text := body[j+1:]
 		body = body[:j]
+		if labels, ok := parseLabels(text); ok {
+			g.Labels = labels
+		} else {
+			g.LabelsUnparsed = text
+		}
 	}
 	state, attrs, _ := strings.Cut(body, ", ")
 	g.State = state

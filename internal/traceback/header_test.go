@@ -17,13 +17,12 @@ func TestParseGoroutineHeader(t *testing.T) {
 		"goroutine 1 gp=0xc000002380 m=0 mp=0x62ab40 [running]:":      {ID: 1, State: "running"},
 		"goroutine 9 gp=0xc000003500 m=nil [GC sweep wait]:":          {ID: 9, State: "GC sweep wait"},
 		"goroutine 0 gp=0x3f517db841e0 m=4 mp=0x3f517db80008 [idle]:": {ID: 0, State: "idle"},
-		`goroutine 3 [running labels:{"k": "v, w]", "a": "b"}]:`:      {ID: 3, State: "running"},
-		`goroutine 3 [select, locked to thread labels:{"k": "v"}]:`:   {ID: 3, State: "select", Locked: true},
 		"goroutine 4 [sleep (durable), synctest bubble 1]:":           {ID: 4, State: "sleep (durable)"},
 		"goroutine 8 [chan receive (scan)]:":                          {ID: 8, State: "chan receive (scan)"},
 		"goroutine 10 [chan receive (nil chan)]:":                     {ID: 10, State: "chan receive (nil chan)"},
 		"goroutine 11 [sync.WaitGroup.Wait (leaked)]:":                {ID: 11, State: "sync.WaitGroup.Wait (leaked)"},
 		"goroutine 9223372036854775807 [running]:":                    {ID: 9223372036854775807, State: "running"},
+		// With labels: labels_test.go.
 	} {
 		g, ok := parseGoroutineHeader(line)
 		assert.True(t, ok, line)
