@@ -334,3 +334,37 @@ func TestSameSeesEveryChange(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentBreadcrumbs: goroutines adding breadcrumbs at once each
+// get their own ring entry; the ring holds the last ones, all whole.
+func TestConcurrentBreadcrumbs(t *testing.T) {
+	hub := newHub(t, sentry.ClientOptions{})
+	path := filepath.Join(t.TempDir(), "x.scope")
+	stop, err := start(path, time.Hour, Settings(), func() *sentry.Hub { return hub }, false)
+	require.NoError(t, err)
+	defer stop()
+	const workers, each = 8, 100
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range each {
+				AddBreadcrumb(&sentry.Breadcrumb{Message: fmt.Sprintf("w%d-%d", w, i), Data: map[string]any{"i": i}})
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	m := active.Load().m
+	assert.Equal(t, uint64(workers*each), ne.Uint64(m[ringOff:]))
+	es := m.ringEntriesRead()
+	assert.Len(t, es, ringEntries, "the last ringEntries, every one whole")
+	seen := map[string]bool{}
+	for _, p := range es {
+		c, ok := decodeCrumb(p)
+		require.True(t, ok)
+		assert.False(t, seen[c.Message], "each once")
+		seen[c.Message] = true
+	}
+}
