@@ -23,7 +23,10 @@ import (
 // It returns b (nil for nil), having set b.Timestamp to now when it was
 // zero, as sentry-go sets it right after this hook; nothing else is
 // changed. Recording is a JSON encoding and a copy into shared memory: no
-// lock, no system call, no fsync. A breadcrumb larger than 1,008 bytes
+// lock, no system call, no fsync, about 1 µs on top of sentry-go's own
+// 0.7 µs per breadcrumb (measured: internal/scopesnap BenchmarkBreadcrumb).
+// It belongs in the program's own sentry-go options: in crashguard's
+// Options.Sentry it does nothing. A breadcrumb larger than 1,008 bytes
 // encoded loses its data, then the end of its message (marked "…"), in
 // the record only; the scope keeps it whole. The last 128 are kept. Before
 // Install (or in its first milliseconds, or on Windows) nothing is
