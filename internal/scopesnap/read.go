@@ -79,10 +79,10 @@ func decode(m mem) (*report.Scope, *report.Runtime) {
 			sc = s
 		}
 	}
-	var ring []report.Breadcrumb
+	var ring []ringBreadcrumb
 	for _, p := range m.ringEntriesRead() {
-		if b, ok := decodeCrumb(p); ok {
-			ring = append(ring, b)
+		if b, cut, ok := decodeCrumb(p); ok {
+			ring = append(ring, ringBreadcrumb{b, cut})
 		}
 	}
 	if len(ring) > 0 {
@@ -94,22 +94,34 @@ func decode(m mem) (*report.Scope, *report.Runtime) {
 	return sc, rt
 }
 
+// ringBreadcrumb is a ring entry read back; cut says it lost its data or
+// the end of its message to fit the entry.
+type ringBreadcrumb struct {
+	b   report.Breadcrumb
+	cut bool
+}
+
 // mergeBreadcrumbs puts the ring's breadcrumbs (exact, recorded as they
 // were added) together with the snapshot's (up to a look old): one of each
-// breadcrumb — the ring's when both have it, told by time, type, category
-// and message, the time being set once by AddBreadcrumb for both —, oldest
-// first, at most MaxBreadcrumbs, as sentry-go's scope would have held them.
-func mergeBreadcrumbs(sc *report.Scope, ring []report.Breadcrumb) {
+// breadcrumb, told by time, type and category (the time is set once, by
+// AddBreadcrumb, for both) — the ring's when both have it, unless the
+// ring's was cut to fit its entry —, oldest first, at most MaxBreadcrumbs,
+// as sentry-go's scope would have held them.
+func mergeBreadcrumbs(sc *report.Scope, ring []ringBreadcrumb) {
 	type key struct {
-		ts                     int64
-		typ, category, message string
+		ts            int64
+		typ, category string
 	}
 	k := func(b *report.Breadcrumb) key {
-		return key{b.Timestamp.UnixNano(), b.Type, b.Category, b.Message}
+		return key{b.Timestamp.UnixNano(), b.Type, b.Category}
 	}
 	inRing := make(map[key]bool, len(ring))
 	for i := range ring {
-		inRing[k(&ring[i])] = true
+		inRing[k(&ring[i].b)] = !ring[i].cut
+	}
+	inSnap := make(map[key]bool, len(sc.Breadcrumbs))
+	for i := range sc.Breadcrumbs {
+		inSnap[k(&sc.Breadcrumbs[i])] = true
 	}
 	type crumb struct {
 		b    report.Breadcrumb
@@ -117,12 +129,14 @@ func mergeBreadcrumbs(sc *report.Scope, ring []report.Breadcrumb) {
 	}
 	all := make([]crumb, 0, len(sc.Breadcrumbs)+len(ring))
 	for _, b := range sc.Breadcrumbs {
-		if !inRing[k(&b)] {
+		if !inRing[k(&b)] { // not in the ring, or cut there
 			all = append(all, crumb{b: b})
 		}
 	}
-	for _, b := range ring {
-		all = append(all, crumb{b: b, ring: true})
+	for _, r := range ring {
+		if !r.cut || !inSnap[k(&r.b)] {
+			all = append(all, crumb{b: r.b, ring: true})
+		}
 	}
 	slices.SortStableFunc(all, func(a, b crumb) int {
 		return a.b.Timestamp.Compare(b.b.Timestamp)

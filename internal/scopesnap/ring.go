@@ -213,11 +213,13 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(append(dst, s[start:]...), '"')
 }
 
-func decodeCrumb(p []byte) (report.Breadcrumb, bool) {
+// decodeCrumb reads a ring entry; cut is true when it lost its data or
+// the end of its message to fit.
+func decodeCrumb(p []byte) (b report.Breadcrumb, cut, ok bool) {
 	var c ringCrumb
 	if err := json.Unmarshal(p, &c); err != nil {
-		return report.Breadcrumb{}, false
+		return report.Breadcrumb{}, false, false
 	}
 	return report.Breadcrumb{Timestamp: time.Unix(0, c.TS).UTC(), Type: c.Type, Category: c.Category,
-		Message: c.Message, Level: c.Level, Data: c.Data}, true
+		Message: c.Message, Level: c.Level, Data: c.Data}, c.Cut, true
 }

@@ -106,8 +106,9 @@ func TestEncodeCrumbFitsAnEntry(t *testing.T) {
 	p := appendCrumb(nil, b)
 	require.NotNil(t, p)
 	assert.LessOrEqual(t, len(p), ringEntrySize-slotHead)
-	c, ok := decodeCrumb(p)
+	c, cut, ok := decodeCrumb(p)
 	require.True(t, ok, "%s", p)
+	assert.True(t, cut)
 	assert.Nil(t, c.Data)
 	assert.True(t, strings.HasSuffix(c.Message, "…"))
 	assert.True(t, strings.HasPrefix(b.Message, strings.TrimSuffix(c.Message, "…")))
@@ -149,9 +150,9 @@ func TestMergeBreadcrumbs(t *testing.T) {
 		sc.Breadcrumbs = append(sc.Breadcrumbs, report.Breadcrumb{Timestamp: at(i), Message: "s"})
 	}
 	// Ring: 3, then 5 and 6, added after the snapshot.
-	var ring []report.Breadcrumb
+	var ring []ringBreadcrumb
 	for _, i := range []int{3, 5, 6} {
-		ring = append(ring, report.Breadcrumb{Timestamp: at(i), Message: "s", Data: map[string]any{"ring": true}})
+		ring = append(ring, ringBreadcrumb{b: report.Breadcrumb{Timestamp: at(i), Message: "s", Data: map[string]any{"ring": true}}})
 	}
 	mergeBreadcrumbs(sc, ring)
 	var got []int64
@@ -161,6 +162,18 @@ func TestMergeBreadcrumbs(t *testing.T) {
 	assert.Equal(t, []int64{2, 3, 4, 5, 6}, got, "1 is past MaxBreadcrumbs; 3 once")
 	assert.Equal(t, map[string]any{"ring": true}, sc.Breadcrumbs[1].Data, "the ring's copy of 3")
 	assert.Equal(t, 3, sc.RingBreadcrumbs)
+
+	// A breadcrumb the ring had to cut: the snapshot's whole one wins;
+	// one the snapshot does not have yet: the cut one is better than none.
+	sc = &report.Scope{Breadcrumbs: []report.Breadcrumb{{Timestamp: at(1), Message: strings.Repeat("x", 2000)}}}
+	mergeBreadcrumbs(sc, []ringBreadcrumb{
+		{b: report.Breadcrumb{Timestamp: at(1), Message: "xxx…"}, cut: true},
+		{b: report.Breadcrumb{Timestamp: at(2), Message: "yyy…"}, cut: true},
+	})
+	require.Len(t, sc.Breadcrumbs, 2)
+	assert.Len(t, sc.Breadcrumbs[0].Message, 2000)
+	assert.Equal(t, "yyy…", sc.Breadcrumbs[1].Message)
+	assert.Equal(t, 1, sc.RingBreadcrumbs)
 }
 
 // TestStartSnapshotsAndRead: Start creates the file, snapshots the hub's
@@ -362,7 +375,7 @@ func TestConcurrentBreadcrumbs(t *testing.T) {
 	assert.Len(t, es, ringEntries, "the last ringEntries, every one whole")
 	seen := map[string]bool{}
 	for _, p := range es {
-		c, ok := decodeCrumb(p)
+		c, _, ok := decodeCrumb(p)
 		require.True(t, ok)
 		assert.False(t, seen[c.Message], "each once")
 		seen[c.Message] = true
