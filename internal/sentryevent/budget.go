@@ -344,8 +344,9 @@ func (g *threadGroup) folded() sentry.Thread {
 }
 
 // goroutineNameRE matches the names threads() gives goroutines:
-// "goroutine 7 [chan receive, 3 minutes, locked to thread]".
-var goroutineNameRE = regexp.MustCompile(`^goroutine [0-9]+(?: \[([^],]*)[^]]*\])?$`)
+// "goroutine 7 [chan receive, 3 minutes, locked to thread]", with labels
+// after it (labels.go).
+var goroutineNameRE = regexp.MustCompile(`^goroutine [0-9]+(?: \[([^],]*)[^]]*\])?(?: labels:\{.*)?$`)
 
 // stateOf is the wait state of a thread named by threads(), "" for others.
 func stateOf(name string) string {

@@ -123,6 +123,7 @@ func newEvent(r *report.Report, opts Options) (*sentry.Event, *extras, error) {
 	ev.Contexts = contexts(r)
 	maps.Copy(ev.Contexts["crashguard"], opts.Context)
 	applyScope(ev, r)
+	applyLabels(ev, r)
 
 	exc, mx := newException(r)
 	ev.Exception = chainExceptions(r, exc)

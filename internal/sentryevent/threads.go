@@ -39,7 +39,8 @@ func threads(r *report.Report) []sentry.Thread {
 }
 
 // goroutineName is the goroutine header as Go prints it, without the colon:
-// "goroutine 7 [chan receive, 3 minutes, locked to thread]".
+// "goroutine 7 [chan receive, 3 minutes, locked to thread]", and its labels
+// after it (labels.go).
 func goroutineName(g *report.Goroutine) string {
 	var b strings.Builder
 	b.WriteString("goroutine ")
@@ -59,5 +60,6 @@ func goroutineName(g *report.Goroutine) string {
 		b.WriteString(strings.Join(attrs, ", "))
 		b.WriteString("]")
 	}
+	b.WriteString(labelsSuffix(g))
 	return b.String()
 }
