@@ -109,3 +109,37 @@ func TestLabelsOnCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestLabelsExample runs examples/labels as the README shows it: one
+// request to itself under the middleware's labels (no GODEBUG from the
+// test: the example sets it), a crash only when -crash asks, and then the
+// event carries label.request_id and label.route.
+func TestLabelsExample(t *testing.T) {
+	bin := testprogCgo(t, "examples/labels", false)
+	dir := t.TempDir()
+	got := runChild(t, bin, dir, nil)
+	require.Equal(t, 0, got.exit, "stderr:\n%s", got.stderr)
+	assert.Equal(t, "labels: request r-17 done\n", got.stdout)
+
+	for _, mode := range []string{"goroutine", "map"} {
+		t.Run(mode, func(t *testing.T) {
+			recv := sentrytest.New()
+			t.Cleanup(recv.Close)
+			dir := t.TempDir()
+			got := runChild(t, bin, dir, nil, "-crash", mode)
+			require.Equal(t, 2, got.exit, "stderr:\n%s", got.stderr)
+			g := newTestGuard(t, dir, recv.DSN())
+			pending, err := g.Pending()
+			require.NoError(t, err)
+			require.Len(t, pending, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			require.NoError(t, g.Flush(ctx))
+			rec := waitEvent(t, recv, pending[0].EventID)
+			require.NoError(t, rec.SchemaErr)
+			tags := dig(rec.Event, "tags")
+			assert.Equal(t, "r-17", tags["label.request_id"])
+			assert.Equal(t, "/work", tags["label.route"])
+		})
+	}
+}
