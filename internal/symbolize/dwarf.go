@@ -1,8 +1,12 @@
 package symbolize
 
 import (
+	"bytes"
 	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"path"
 	"sort"
 )
@@ -13,6 +17,9 @@ type dwarfLines struct {
 	d      *dwarf.Data
 	units  []unitRange // sorted by low
 	byUnit map[dwarf.Offset]*dwarf.LineReader
+	// noCompDir: the units are newELFLines' stand-ins, which know the
+	// compilation directory only from a DWARF 5 line table.
+	noCompDir bool
 }
 
 // unitRange is one address range of a compilation unit.
@@ -53,10 +60,12 @@ func newDWARFLines(d *dwarf.Data) (*dwarfLines, error) {
 	return l, nil
 }
 
-func (l *dwarfLines) lookup(addr uint64) (string, int, bool) {
+// lookup returns the file and line of addr. relative says that the answer
+// needs the compilation directory a stand-in unit lacks (noCompDir).
+func (l *dwarfLines) lookup(addr uint64) (file string, line int, ok, relative bool) {
 	i := sort.Search(len(l.units), func(i int) bool { return l.units[i].low > addr }) - 1
 	if i < 0 || addr >= l.units[i].high {
-		return "", 0, false
+		return "", 0, false, false
 	}
 	cu := l.units[i].unit
 	lr, ok := l.byUnit[cu.Offset]
@@ -69,13 +78,16 @@ func (l *dwarfLines) lookup(addr uint64) (string, int, bool) {
 		l.byUnit[cu.Offset] = lr
 	}
 	if lr == nil {
-		return "", 0, false
+		return "", 0, false, false
 	}
 	var le dwarf.LineEntry
 	if err := lr.SeekPC(addr, &le); err != nil || le.File == nil || le.Line <= 0 {
-		return "", 0, false
+		return "", 0, false, false
 	}
 	name := le.File.Name
+	if _, known := cu.Val(dwarf.AttrCompDir).(string); !path.IsAbs(name) && !known && l.noCompDir {
+		return "", 0, false, true
+	}
 	if !path.IsAbs(name) {
 		// The line table names files relative to the compilation
 		// directory when the compiler was given a relative path.
@@ -83,5 +95,399 @@ func (l *dwarfLines) lookup(addr uint64) (string, int, bool) {
 			name = path.Join(dir, name)
 		}
 	}
-	return name, le.Line, true
+	return name, le.Line, true, false
+}
+
+// newELFLines indexes the line tables of an ELF file reading .debug_line
+// alone (with the string sections its file tables point into): not the
+// debug info, locations or ranges, which for a Go binary are most of its
+// DWARF and, compressed, most of what symbolizing native frames would
+// cost. Each line program of .debug_line is given a stand-in compilation
+// unit of its own (DW_AT_stmt_list, and DW_AT_comp_dir when the line
+// table names it) so that debug/dwarf reads it exactly as it reads the
+// real unit's; a unit's address ranges are those of its line sequences,
+// found by lineSequences, which only follows addresses. debug/dwarf reads
+// only the line programs that hold a pc looked up.
+//
+// Only DWARF 5 line tables name the compilation directory (directory 0):
+// a lookup in an older one that finds a relative file name is not
+// answered here (relative), and the caller asks the whole debug info
+// (newDWARFLines) instead.
+func newELFLines(f *elf.File) (*dwarfLines, error) {
+	line, err := plainSection(f, ".debug_line", true)
+	if err != nil {
+		return nil, err
+	}
+	str, err := plainSection(f, ".debug_str", false)
+	if err != nil {
+		return nil, err
+	}
+	lineStr, err := plainSection(f, ".debug_line_str", false)
+	if err != nil {
+		return nil, err
+	}
+	order, ok := f.ByteOrder.(interface {
+		binary.ByteOrder
+		binary.AppendByteOrder
+	})
+	if !ok {
+		return nil, errors.New("unknown byte order")
+	}
+	// Two abbreviations: a compilation unit without children holding
+	// DW_AT_stmt_list as DW_FORM_sec_offset, and one that also holds
+	// DW_AT_comp_dir as DW_FORM_string.
+	abbrev := []byte{
+		1, byte(dwarf.TagCompileUnit), 0, byte(dwarf.AttrStmtList), 0x17, 0, 0,
+		2, byte(dwarf.TagCompileUnit), 0, byte(dwarf.AttrStmtList), 0x17, byte(dwarf.AttrCompDir), 0x08, 0, 0,
+		0,
+	}
+	var info []byte
+	var progs []uint64
+	for off := uint64(0); off < uint64(len(line)); {
+		if uint64(len(line))-off < 4 {
+			break
+		}
+		n := uint64(order.Uint32(line[off:]))
+		hdr := uint64(4)
+		if n == 0xffffffff {
+			if uint64(len(line))-off < 12 {
+				return nil, errors.New("truncated 64-bit line program")
+			}
+			n, hdr = order.Uint64(line[off+4:]), 12
+		} else if n >= 0xfffffff0 {
+			return nil, fmt.Errorf("line program at %#x: reserved length %#x", off, n)
+		}
+		if off > 0xffffffff || n > uint64(len(line))-off-hdr {
+			return nil, fmt.Errorf("line program at %#x overruns .debug_line", off)
+		}
+		progs = append(progs, off)
+		// unit_length, version 4, debug_abbrev_offset 0, address_size,
+		// abbreviation, DW_AT_stmt_list[, DW_AT_comp_dir].
+		compDir, hasDir := lineCompDir(line[off:off+hdr+n], hdr == 12, order, str, lineStr)
+		size := 12
+		if hasDir {
+			size += len(compDir) + 1
+		}
+		info = order.AppendUint32(info, uint32(size))
+		info = order.AppendUint16(info, 4)
+		info = order.AppendUint32(info, 0)
+		if hasDir {
+			info = append(info, 8, 2)
+			info = order.AppendUint32(info, uint32(off))
+			info = append(append(info, compDir...), 0)
+		} else {
+			info = append(info, 8, 1)
+			info = order.AppendUint32(info, uint32(off))
+		}
+		off += hdr + n
+	}
+	d, err := dwarf.New(abbrev, nil, nil, info, line, nil, nil, str)
+	if err != nil {
+		return nil, err
+	}
+	if lineStr != nil {
+		if err := d.AddSection(".debug_line_str", lineStr); err != nil {
+			return nil, err
+		}
+	}
+	l := &dwarfLines{d: d, byUnit: map[dwarf.Offset]*dwarf.LineReader{}, noCompDir: true}
+	r := d.Reader()
+	for _, off := range progs {
+		cu, err := r.Next()
+		if err != nil {
+			return nil, err
+		}
+		if cu == nil {
+			return nil, errors.New("stand-in units lost")
+		}
+		seqs, err := lineSequences(line[off:], order)
+		if err != nil {
+			return nil, fmt.Errorf("line program at %#x: %w", off, err)
+		}
+		for _, sq := range seqs {
+			l.units = append(l.units, unitRange{low: sq[0], high: sq[1], unit: cu})
+		}
+	}
+	if len(l.units) == 0 {
+		return nil, errors.New("no line sequence")
+	}
+	sort.Slice(l.units, func(i, j int) bool { return l.units[i].low < l.units[j].low })
+	return l, nil
+}
+
+// plainSection returns the (decompressed) contents of the section called
+// name, nil when the file has none and it is optional. A section in the
+// old .zdebug form is an error: the caller falls back to debug/elf's DWARF.
+func plainSection(f *elf.File, name string, required bool) ([]byte, error) {
+	s := f.Section(name)
+	if s == nil {
+		if f.Section(".z"+name[1:]) != nil {
+			return nil, fmt.Errorf("%s is in the .zdebug form", name)
+		}
+		if required {
+			return nil, fmt.Errorf("no %s section", name)
+		}
+		return nil, nil
+	}
+	if s.Type == elf.SHT_NOBITS {
+		return nil, fmt.Errorf("%s has no data", name)
+	}
+	return s.Data()
+}
+
+// lineCompDir returns directory 0 of a DWARF 5 line program header, which
+// is the compilation directory (DWARF 5 §6.2.4.1: it corresponds to the
+// unit's DW_AT_comp_dir). prog is the whole line program, from its
+// unit_length. Earlier versions do not name it: ok is false.
+func lineCompDir(prog []byte, dwarf64 bool, order binary.ByteOrder, str, lineStr []byte) (dir string, ok bool) {
+	b := lineBuf{data: prog, order: order}
+	if dwarf64 {
+		b.skip(12)
+	} else {
+		b.skip(4)
+	}
+	if b.u16() < 5 {
+		return "", false
+	}
+	b.skip(2)               // address_size, segment_selector_size
+	b.offset(dwarf64)       // header_length
+	b.skip(5)               // minimum_instruction_length … line_range
+	b.skip(int(b.u8()) - 1) // opcode_base, standard_opcode_lengths
+	type lnct struct{ content, form uint64 }
+	formats := make([]lnct, b.u8())
+	for i := range formats {
+		formats[i] = lnct{b.uleb(), b.uleb()}
+	}
+	if b.uleb() == 0 || b.bad {
+		return "", false
+	}
+	found := false
+	for _, f := range formats {
+		var s string
+		var isStr bool
+		switch f.form {
+		case 0x08: // DW_FORM_string
+			s, isStr = b.cstr(), true
+		case 0x1f, 0x0e: // DW_FORM_line_strp, DW_FORM_strp
+			sec := lineStr
+			if f.form == 0x0e {
+				sec = str
+			}
+			o := b.offset(dwarf64)
+			if o >= uint64(len(sec)) {
+				return "", false
+			}
+			s, isStr = (&lineBuf{data: sec[o:]}).cstr(), true
+		case 0x0b, 0x25: // data1, strx1
+			b.skip(1)
+		case 0x05, 0x26: // data2, strx2
+			b.skip(2)
+		case 0x27: // strx3
+			b.skip(3)
+		case 0x06, 0x28: // data4, strx4
+			b.skip(4)
+		case 0x07: // data8
+			b.skip(8)
+		case 0x1e: // data16
+			b.skip(16)
+		case 0x0f, 0x1a: // udata, strx
+			b.uleb()
+		case 0x09: // block
+			b.skip(int(b.uleb()))
+		case 0x1d: // strp_sup
+			b.offset(dwarf64)
+		default:
+			return "", false
+		}
+		if f.content == 1 { // DW_LNCT_path
+			if !isStr {
+				return "", false
+			}
+			dir, found = s, true
+		}
+	}
+	if b.bad || !found {
+		return "", false
+	}
+	return dir, true
+}
+
+// lineBuf reads a line program header; any overrun sets bad.
+type lineBuf struct {
+	data  []byte
+	order binary.ByteOrder
+	bad   bool
+}
+
+func (b *lineBuf) skip(n int) {
+	if n < 0 || n > len(b.data) {
+		b.bad, b.data = true, nil
+		return
+	}
+	b.data = b.data[n:]
+}
+
+func (b *lineBuf) u8() int {
+	if len(b.data) < 1 {
+		b.bad = true
+		return 0
+	}
+	v := b.data[0]
+	b.data = b.data[1:]
+	return int(v)
+}
+
+func (b *lineBuf) u16() int {
+	if len(b.data) < 2 {
+		b.bad = true
+		return 0
+	}
+	v := b.order.Uint16(b.data)
+	b.data = b.data[2:]
+	return int(v)
+}
+
+func (b *lineBuf) offset(dwarf64 bool) uint64 {
+	n := 4
+	if dwarf64 {
+		n = 8
+	}
+	if len(b.data) < n {
+		b.bad, b.data = true, nil
+		return 0
+	}
+	var v uint64
+	if dwarf64 {
+		v = b.order.Uint64(b.data)
+	} else {
+		v = uint64(b.order.Uint32(b.data))
+	}
+	b.data = b.data[n:]
+	return v
+}
+
+func (b *lineBuf) uleb() uint64 {
+	var v uint64
+	for shift := uint(0); ; shift += 7 {
+		if len(b.data) == 0 || shift > 63 {
+			b.bad, b.data = true, nil
+			return 0
+		}
+		c := b.data[0]
+		b.data = b.data[1:]
+		v |= uint64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+}
+
+func (b *lineBuf) cstr() string {
+	i := bytes.IndexByte(b.data, 0)
+	if i < 0 {
+		b.bad, b.data = true, nil
+		return ""
+	}
+	s := string(b.data[:i])
+	b.data = b.data[i+1:]
+	return s
+}
+
+// lineSequences returns the address ranges [first row, end_sequence) of
+// the sequences of the line program prog (from its unit_length on),
+// following only the opcodes that move the address: far cheaper than
+// materializing every row, and it is all an index needs.
+func lineSequences(prog []byte, order binary.ByteOrder) ([][2]uint64, error) {
+	b := lineBuf{data: prog, order: order}
+	n := uint64(b.offset(false))
+	dwarf64 := false
+	if n == 0xffffffff {
+		dwarf64, n = true, b.offset(true)
+	}
+	if b.bad || n > uint64(len(b.data)) {
+		return nil, errors.New("truncated")
+	}
+	b.data = b.data[:n]
+	version := b.u16()
+	if version < 2 || version > 5 {
+		return nil, fmt.Errorf("line table version %d", version)
+	}
+	if version >= 5 {
+		b.skip(2) // address_size, segment_selector_size
+	}
+	hlen := b.offset(dwarf64)
+	if b.bad || hlen > uint64(len(b.data)) {
+		return nil, errors.New("truncated header")
+	}
+	program := b.data[hlen:]
+	minInst := uint64(b.u8())
+	if version >= 4 && b.u8() != 1 {
+		return nil, errors.New("VLIW line table (maximum_operations_per_instruction > 1)")
+	}
+	b.skip(1) // default_is_stmt
+	b.skip(1) // line_base
+	lineRange := uint64(b.u8())
+	opBase := b.u8()
+	if b.bad || lineRange == 0 || opBase == 0 || len(b.data) < opBase-1 {
+		return nil, errors.New("bad header")
+	}
+	lengths := b.data[:opBase-1] // of opcodes 1 … opBase-1
+	b = lineBuf{data: program, order: order}
+
+	var seqs [][2]uint64
+	var addr, start uint64
+	inSeq := false
+	row := func() {
+		if !inSeq {
+			start, inSeq = addr, true
+		}
+	}
+	for len(b.data) > 0 && !b.bad {
+		op := b.u8()
+		switch {
+		case op >= opBase:
+			addr += uint64(op-opBase) / lineRange * minInst
+			row()
+		case op == 0:
+			size := b.uleb()
+			if b.bad || size == 0 || size > uint64(len(b.data)) {
+				return nil, errors.New("bad extended opcode")
+			}
+			body := b.data[:size]
+			b.data = b.data[size:]
+			switch body[0] {
+			case 1: // DW_LNE_end_sequence
+				row()
+				if addr > start {
+					seqs = append(seqs, [2]uint64{start, addr})
+				}
+				addr, inSeq = 0, false
+			case 2: // DW_LNE_set_address
+				switch len(body) - 1 {
+				case 8:
+					addr = order.Uint64(body[1:])
+				case 4:
+					addr = uint64(order.Uint32(body[1:]))
+				default:
+					return nil, errors.New("bad DW_LNE_set_address")
+				}
+			}
+		case op == 1: // DW_LNS_copy
+			row()
+		case op == 2: // DW_LNS_advance_pc
+			addr += b.uleb() * minInst
+		case op == 8: // DW_LNS_const_add_pc
+			addr += uint64(255-opBase) / lineRange * minInst
+		case op == 9: // DW_LNS_fixed_advance_pc
+			addr += uint64(b.u16())
+		default: // operands that do not move the address
+			for range lengths[op-1] {
+				b.uleb()
+			}
+		}
+	}
+	if b.bad {
+		return nil, errors.New("truncated program")
+	}
+	return seqs, nil
 }

@@ -2,7 +2,6 @@ package symbolize
 
 import (
 	"bytes"
-	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
@@ -171,7 +170,15 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 		}
 	}
 	if hasDWARF {
-		o.loadDWARF = func() (*dwarf.Data, error) { return dwarfFile.DWARF() }
+		o.lines = newLineSource(func() (*dwarfLines, error) {
+			return newELFLines(dwarfFile)
+		}, func() (*dwarfLines, error) {
+			d, err := dwarfFile.DWARF()
+			if err != nil {
+				return nil, err
+			}
+			return newDWARFLines(d)
+		})
 	}
 	return o, nil
 }

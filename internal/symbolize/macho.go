@@ -2,7 +2,6 @@ package symbolize
 
 import (
 	"bytes"
-	"debug/dwarf"
 	"debug/macho"
 	"errors"
 	"fmt"
@@ -148,7 +147,13 @@ func openMachO(r io.ReaderAt, want []byte) (*object, error) {
 		}
 	}
 	if hasMachODWARF(f) {
-		o.loadDWARF = func() (*dwarf.Data, error) { return f.DWARF() }
+		o.lines = newLineSource(nil, func() (*dwarfLines, error) {
+			d, err := f.DWARF()
+			if err != nil {
+				return nil, err
+			}
+			return newDWARFLines(d)
+		})
 	}
 	return o, nil
 }

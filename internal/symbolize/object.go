@@ -1,13 +1,13 @@
 package symbolize
 
 import (
-	"debug/dwarf"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 )
 
 // maxFileSize caps the size of an image file the symbolizer reads. Real
@@ -48,19 +48,65 @@ type object struct {
 	internalLink bool
 	// gopcln is the Go pc-line table, nil for non-Go images.
 	gopcln *goTable
-	// loadDWARF reads the debug info; nil when the image has none.
-	loadDWARF func() (*dwarf.Data, error)
-	lines     *dwarfLines // loaded on first use
-	linesErr  error
+	// lines answers file and line for native code, built on first use
+	// and shared by every copy of a cached object; nil when the image has
+	// no line tables.
+	lines *lineSource
 
 	// closers are the open files the object reads from lazily: the image
-	// and, if one was found, its separate debug file.
+	// and, if one was found, its separate debug file. A copy handed out by
+	// the image cache has none: entry owns them.
 	closers []io.Closer
+	entry   *cacheEntry
+}
+
+// lineSource builds a line index on first use and serializes lookups (a
+// dwarf.LineReader is stateful). quick is the cheap index (newELFLines),
+// full the one of the whole debug info, built only when quick cannot be
+// built or cannot answer.
+type lineSource struct {
+	mu         sync.Mutex
+	quick      func() (*dwarfLines, error)
+	full       func() (*dwarfLines, error)
+	quickLines *dwarfLines
+	fullLines  *dwarfLines
+}
+
+func newLineSource(quick, full func() (*dwarfLines, error)) *lineSource {
+	return &lineSource{quick: quick, full: full}
+}
+
+func (l *lineSource) lookup(addr uint64) (string, int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.quick != nil {
+		l.quickLines, _ = l.quick()
+		l.quick = nil
+	}
+	if l.quickLines != nil {
+		file, line, ok, relative := l.quickLines.lookup(addr)
+		if !relative {
+			return file, line, ok
+		}
+	}
+	if l.full != nil {
+		l.fullLines, _ = l.full()
+		l.full = nil
+	}
+	if l.fullLines == nil {
+		return "", 0, false
+	}
+	file, line, ok, _ := l.fullLines.lookup(addr)
+	return file, line, ok
 }
 
 func (o *object) close() error {
 	if o == nil {
 		return nil
+	}
+	if e := o.entry; e != nil {
+		o.entry = nil
+		return imageCache.release(e)
 	}
 	var errs []error
 	for _, c := range o.closers {
@@ -86,19 +132,6 @@ func (o *object) symbolAddr(name string) (uint64, bool) {
 // debug info is read on first use and kept; an image without it (or with
 // too much of it) answers nothing.
 func (o *object) fileLine(addr uint64) (string, int, bool) {
-	if o.loadDWARF == nil {
-		return "", 0, false
-	}
-	if o.lines == nil && o.linesErr == nil {
-		d, err := o.loadDWARF()
-		if err == nil {
-			o.lines, err = newDWARFLines(d)
-		}
-		o.linesErr = err
-		if err != nil {
-			return "", 0, false
-		}
-	}
 	if o.lines == nil {
 		return "", 0, false
 	}

@@ -369,6 +369,10 @@ func (s *Symbolizer) load(img *image) (*object, error) {
 	if img.id == nil {
 		return nil, errors.New("no build-id/UUID recorded, the file on disk cannot be matched")
 	}
+	key := keyOf(img, s.debugDirs)
+	if o := imageCache.get(key); o != nil {
+		return o, nil
+	}
 	f, _, err := openRegular(img.rec.Path)
 	if err != nil {
 		return nil, err
@@ -400,7 +404,11 @@ func (s *Symbolizer) load(img *image) (*object, error) {
 		return nil, err
 	}
 	o.closers = append([]io.Closer{f}, o.closers...)
-	return o, nil
+	fi, err := f.Stat()
+	if err != nil {
+		fi = nil
+	}
+	return imageCache.put(key, fi, o), nil
 }
 
 func isMachOMagic(m [4]byte) bool {

@@ -1,0 +1,160 @@
+//go:build linux
+
+package symbolize
+
+import (
+	"debug/elf"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/report"
+)
+
+func cacheHits() int {
+	imageCache.mu.Lock()
+	defer imageCache.mu.Unlock()
+	return imageCache.hits
+}
+
+// TestImageCache: a second Symbolizer of the same image is served from the
+// process-wide cache with the same frames, and only while the recorded
+// path still names the very file that was read: a different binary put at
+// that path (renamed over it, or written into it) is read from disk and
+// checked like any other, so the recorded build-id no longer matches.
+func TestImageCache(t *testing.T) {
+	exe := goProg(t, "cgo-pie", true, "", "", "-buildmode=pie")
+	other := goProg(t, "cgo-exe", true, "", "")
+	po := runProg(t, exe)
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prog")
+	copyFile(t, exe, path)
+	imgs := replaceImage(po.Images, exe, func(i *report.Image) { i.Path = path })
+	pcs := []uint64{po.Go[0].PC, po.C, po.C + 4}
+
+	frames := func(log bool) ([]report.Frame, string) {
+		l, buf := logBuffer()
+		s := New(imgs, Options{Logger: l})
+		defer s.Close()
+		var out []report.Frame
+		for _, pc := range pcs {
+			out = append(out, s.Frame(pc))
+		}
+		return out, buf.String()
+	}
+
+	imageCache.reset()
+	cold, _ := frames(false)
+	require.Equal(t, "main.goFunc", cold[0].Function)
+	require.Equal(t, "c_crash_here", cold[1].Function)
+	require.NotEmpty(t, cold[1].File)
+	require.NotZero(t, cold[2].Line)
+	require.Zero(t, cacheHits())
+
+	warm, _ := frames(false)
+	assert.Equal(t, cold, warm)
+	assert.Positive(t, cacheHits(), "served from the cache")
+
+	unsymbolized := make([]report.Frame, len(pcs))
+	for i, pc := range pcs {
+		unsymbolized[i] = report.Frame{PC: pc, Native: true, Image: path}
+	}
+	for _, tc := range []struct {
+		name    string
+		replace func()
+	}{
+		{"renamed over", func() {
+			tmp := filepath.Join(dir, "prog.new")
+			copyFile(t, other, tmp)
+			require.NoError(t, os.Rename(tmp, path))
+		}},
+		{"written into", func() {
+			data, err := os.ReadFile(other)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, data, 0o755))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			copyFile(t, exe, path)
+			warm, _ := frames(false)
+			require.Equal(t, cold, warm)
+			hits := cacheHits()
+			tc.replace()
+			got, log := frames(true)
+			assert.Equal(t, unsymbolized, got, "a different binary at the path is not served from the cache")
+			assert.Contains(t, log, "not the loaded image")
+			assert.Equal(t, hits, cacheHits())
+		})
+	}
+
+	// Back to the recorded binary: read and cached again.
+	copyFile(t, exe, path)
+	again, _ := frames(false)
+	assert.Equal(t, cold, again)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	require.NoError(t, err)
+	tmp := to + ".tmp"
+	require.NoError(t, os.WriteFile(tmp, data, 0o755))
+	require.NoError(t, os.Rename(tmp, to))
+}
+
+// TestELFLinesAsDWARF: the index of .debug_line alone answers every native
+// function's pcs exactly as the whole debug info does (file, line, found),
+// for a cgo executable and a C library, and for libc's separate debug file
+// when the system has one (libc6-dbg).
+func TestELFLinesAsDWARF(t *testing.T) {
+	files := []string{goProg(t, "cgo-pie", true, "", "", "-buildmode=pie"), cLib(t)}
+	if id, err := BuildID("/lib/x86_64-linux-gnu/libc.so.6"); err == nil {
+		if df, c := debugFile(id, []string{"/usr/lib/debug"}); df != nil {
+			c.Close()
+			h := hex.EncodeToString(id)
+			files = append(files, filepath.Join("/usr/lib/debug/.build-id", h[:2], h[2:]+".debug"))
+		}
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			f, err := elf.Open(file)
+			require.NoError(t, err)
+			defer f.Close()
+			quick, err := newELFLines(f)
+			require.NoError(t, err)
+			d, err := f.DWARF()
+			require.NoError(t, err)
+			full, err := newDWARFLines(d)
+			require.NoError(t, err)
+			syms, err := f.Symbols()
+			require.NoError(t, err)
+			compared := 0
+			for _, s := range syms {
+				if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value == 0 || strings.Contains(s.Name, ".") {
+					continue // Go functions are the pc-line table's
+				}
+				for _, off := range []uint64{0, 1, s.Size / 2, s.Size - 1} {
+					if off >= max(s.Size, 1) {
+						continue
+					}
+					pc := s.Value + off
+					qf, ql, qok, rel := quick.lookup(pc)
+					ff, fl, fok, _ := full.lookup(pc)
+					if rel {
+						continue // answered by the whole debug info
+					}
+					require.Equal(t, []any{ff, fl, fok}, []any{qf, ql, qok}, "%s+%d (%#x)", s.Name, off, pc)
+					compared++
+				}
+			}
+			t.Logf("%d pcs compared", compared)
+			require.Positive(t, compared)
+		})
+	}
+}
