@@ -1,11 +1,13 @@
 package symbolize
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -204,11 +206,11 @@ type symtab []sym
 // Of several symbols at one address the best ranked is kept, so an alias
 // or a size-less label never hides a sized function.
 func newSymtab(raw []rawSym) symtab {
-	sort.SliceStable(raw, func(i, j int) bool {
-		if raw[i].addr != raw[j].addr {
-			return raw[i].addr < raw[j].addr
+	slices.SortStableFunc(raw, func(a, b rawSym) int {
+		if c := cmp.Compare(a.addr, b.addr); c != 0 {
+			return c
 		}
-		return raw[i].rank > raw[j].rank
+		return cmp.Compare(b.rank, a.rank)
 	})
 	t := make(symtab, 0, len(raw))
 	for i := 0; i < len(raw); i++ {
