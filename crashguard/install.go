@@ -60,6 +60,7 @@ func Install(opts Options) (*Guard, error) {
 	installed = g
 	if g.run != nil {
 		g.startBackground()
+		g.startScope() // the sentry-go scope and runtime, snapshotted beside the run
 		if opts.Monitor {
 			go g.startMonitor() // fork and exec cost Install nothing
 		}

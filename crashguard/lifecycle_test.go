@@ -50,11 +50,15 @@ func TestThousandQuickCleanRunsKeepRunsBounded(t *testing.T) {
 		require.Equal(t, 0, res.exit, "run %d: %s", i, res.stderr)
 		names := dirNames(t, runs)
 		most = max(most, len(names))
-		require.LessOrEqual(t, len(names), 2, "after run %d: %v", i, names)
+		// One run's files: its run file, flight recorder and, when its
+		// background goroutine got to create it, its scope file.
+		require.LessOrEqual(t, len(names), 3, "after run %d: %v", i, names)
 	}
 	names := dirNames(t, runs)
-	require.Len(t, names, 2)
-	assert.True(t, strings.HasSuffix(names[0], ".flight") && strings.HasSuffix(names[1], ".run"), "%v", names)
+	require.GreaterOrEqual(t, len(names), 2)
+	for _, n := range names {
+		assert.True(t, strings.HasSuffix(n, ".flight") || strings.HasSuffix(n, ".run") || strings.HasSuffix(n, ".scope"), "%v", names)
+	}
 	t.Logf("files in runs/ after each of 1,000 clean runs: at most %d", most)
 }
 

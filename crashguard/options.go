@@ -32,11 +32,17 @@ type Options struct {
 	//     would lose exactly what crashguard is for (drop it in BeforeSend
 	//     if you must).
 	//   - Debug, DebugWriter: crashguard logs through Options.Logger (slog).
-	//   - MaxBreadcrumbs, AttachStacktrace, SendDefaultPII, EnableTracing,
-	//     TracesSampleRate, TracesSampler, Integrations, BeforeBreadcrumb,
-	//     BeforeSendTransaction and the other tracing and logging options:
-	//     they shape events of a live process; a crash report is built
-	//     after death from what the runtime printed.
+	//   - MaxBreadcrumbs, AttachStacktrace, EnableTracing, TracesSampleRate,
+	//     TracesSampler, Integrations, BeforeSendTransaction and the other
+	//     tracing and logging options: they shape events of a live process;
+	//     a crash report is built after death. The scope the program sets
+	//     through sentry-go (user, tags, contexts, breadcrumbs) does reach
+	//     the crash event, snapshotted in the background from
+	//     sentry.CurrentHub(); for exact breadcrumbs set
+	//     crashguard.BeforeBreadcrumb in the program's own sentry.Init.
+	//   - SendDefaultPII: crashguard adds no personal data of its own; a
+	//     user the program set with SetUser is sent as set, as sentry-go
+	//     does.
 	//   - Transport: a sentry.Transport sends events of a live process;
 	//     crashguard posts envelopes itself (gzip, with its own outcomes).
 	Sentry sentry.ClientOptions
