@@ -1,0 +1,259 @@
+package crashguard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/crashguard/crashguard-go/internal/outbox"
+	"github.com/crashguard/crashguard-go/internal/report"
+	"github.com/crashguard/crashguard-go/internal/runfile"
+)
+
+// LastRun is what Guard.LastRun knows of the run of this program that
+// started before this one.
+type LastRun struct {
+	// Known is false when this directory holds no record of an earlier
+	// run: the first start, a wiped directory, or earlier runs that neither
+	// crashed nor were recorded (see Guard.LastRun).
+	Known bool
+	// RunID names the previous run; run ids sort by start time.
+	RunID string
+	// Crashed is true when the previous run crashed, whether its report
+	// is still in the outbox, was folded into its crash loop's count, or
+	// was delivered already (by Install's background pass, Flush, the
+	// monitor or the crashguard command).
+	Crashed bool
+	// Report describes its crash when Crashed (Attempts and LastError are
+	// not kept: see Pending for reports still on disk).
+	Report *Report
+}
+
+// Files beside runs/ and outbox/ in the Guard's directory.
+const (
+	// lastStartFile holds the id of the last run whose start was recorded.
+	lastStartFile = "last_start.json"
+	// crashLogFile holds the newest crashes that became reports.
+	crashLogFile = "crash_log.json"
+	// crashLogMax is how many crashes crash_log.json keeps, newest last:
+	// enough for the previous run's to survive a crash loop of other
+	// programs sharing the directory while this one starts.
+	crashLogMax = 16
+	// lastRunCollectTimeout bounds LastRun's local collection pass.
+	lastRunCollectTimeout = 10 * time.Second
+)
+
+// LastRun says whether the run of this program that started before this
+// one crashed, and gives its report: what sentry-native's
+// sentry_get_crashed_last_run answers, for a program that wants to react
+// at start (offer a safe mode, tell the user, skip a cache). It is
+// computed on the first call and the same answer returned after.
+//
+// How it knows: every crash that becomes a report (whoever collects it:
+// Install's background pass, Flush, Pending, the monitor, the crashguard
+// command) is noted in crash_log.json in the directory before it can be
+// delivered, and every start is noted in last_start.json. sentry-native
+// keeps one crash marker until sentry_clear_crashed_last_run; crashguard
+// knows the runs themselves, so no clearing is needed: the previous run
+// is the one that started last before this one (run ids sort by start)
+// among the recorded starts and the crashed runs, and it crashed when its
+// crash is in the log. A run that crashed and was never recorded as
+// started is still found through its crash.
+//
+// The first call collects the dead runs of the directory (local work, no
+// network, at most 10 s; it waits for Install's background pass to finish
+// collecting, not delivering), so a crash of the previous run is known
+// even when no monitor delivered it and the background pass has not got
+// to it.
+//
+// Limits: the start of this run is recorded by the first LastRun call, so
+// a clean run of a program that did not call LastRun is not seen (the run
+// before it is taken instead); two instances running at once each have
+// the other as previous run once it started first; a crash whose run file
+// was damaged (quarantined) makes no report and is not seen. The error
+// says what could not be read or written; the LastRun returned is the
+// best answer from what could.
+func (g *Guard) LastRun() (LastRun, error) {
+	if g == nil || g.disabled || g.s.dir == "" {
+		return LastRun{}, nil
+	}
+	st := lastRunStateOf(g)
+	st.once.Do(func() { st.val, st.err = g.lastRun() })
+	return st.val, st.err
+}
+
+type lastRunState struct {
+	once sync.Once
+	val  LastRun
+	err  error
+}
+
+// lastRuns keeps each Guard's answer (the Guard type has no field for it).
+var lastRuns sync.Map // *Guard → *lastRunState
+
+func lastRunStateOf(g *Guard) *lastRunState {
+	st, _ := lastRuns.LoadOrStore(g, &lastRunState{})
+	return st.(*lastRunState)
+}
+
+func (g *Guard) lastRun() (LastRun, error) {
+	var errs []error
+	dir := g.s.dir
+	self := g.RunID()
+	prev, err := readLastStart(dir)
+	errs = append(errs, err)
+	if self != "" && (prev == nil || prev.RunID < self) {
+		errs = append(errs, writeJSONFile(dir, lastStartFile, lastStart{RunID: self}))
+	}
+	if g.collector != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), lastRunCollectTimeout)
+		errs = append(errs, g.collect(ctx, true))
+		cancel()
+	}
+	crashes, err := readCrashLog(dir)
+	errs = append(errs, err)
+	return previousRun(self, prev, crashes), errors.Join(errs...)
+}
+
+// previousRun picks the run that started last before self (every run
+// when self is "", a Guard from Open) among the recorded start and the
+// crashed runs.
+func previousRun(self string, prev *lastStart, crashes []crashEntry) LastRun {
+	before := func(id string) bool { return id != "" && (self == "" || id < self) }
+	var out LastRun
+	if prev != nil && prev.RunID != self && before(prev.RunID) {
+		out = LastRun{Known: true, RunID: prev.RunID}
+	}
+	for _, c := range crashes {
+		if !before(c.RunID) || c.RunID < out.RunID {
+			continue
+		}
+		rep := c.Report
+		out = LastRun{Known: true, RunID: c.RunID, Crashed: true, Report: &rep}
+	}
+	return out
+}
+
+// lastStart is last_start.json.
+type lastStart struct {
+	RunID string `json:"run_id"`
+}
+
+// crashEntry is one crash of crash_log.json.
+type crashEntry struct {
+	RunID  string `json:"run_id"`
+	Report Report `json:"report"`
+}
+
+func readLastStart(dir string) (*lastStart, error) {
+	var ls lastStart
+	ok, err := readJSONFile(dir, lastStartFile, &ls)
+	if !ok || !runfile.ValidID(ls.RunID) {
+		return nil, err
+	}
+	return &ls, nil
+}
+
+func readCrashLog(dir string) ([]crashEntry, error) {
+	var log struct {
+		Crashes []crashEntry `json:"crashes"`
+	}
+	_, err := readJSONFile(dir, crashLogFile, &log)
+	return log.Crashes, err
+}
+
+// crashLogMu serializes this process's writers of crash_log.json; other
+// processes are caught by noteCrash's check after writing.
+var crashLogMu sync.Mutex
+
+// noteCrash adds r's crash to dir's crash_log.json, keeping the newest
+// crashLogMax, unless it is there already. The file is replaced whole
+// (temp file, rename): a reader never sees half of it. Two processes
+// noting at once can each replace the other's: the note is checked after
+// the rename and made again, three times at most.
+func noteCrash(dir string, r *report.Report) error {
+	if r == nil || !runfile.ValidID(r.RunID) {
+		return nil
+	}
+	crashLogMu.Lock()
+	defer crashLogMu.Unlock()
+	e := crashEntry{RunID: r.RunID, Report: summarize(r)}
+	var err error
+	for try := 0; try < 3; try++ {
+		var crashes []crashEntry
+		crashes, err = readCrashLog(dir)
+		for _, c := range crashes {
+			if c.RunID == e.RunID {
+				return nil
+			}
+		}
+		crashes = append(crashes, e)
+		if n := len(crashes) - crashLogMax; n > 0 {
+			crashes = crashes[n:]
+		}
+		if err = writeJSONFile(dir, crashLogFile, map[string]any{"crashes": crashes}); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// Put stores r in the outbox and, once it is kept there or counted into
+// its crash loop, notes the crash for LastRun (noteCrash). It shadows
+// outbox.Outbox.Put for every writer of the Guard's outbox: the collector
+// of each pass and adoption from other directories.
+func (o *outboxStore) Put(r *report.Report) error {
+	err := o.Outbox.Put(r)
+	if err == nil || errors.Is(err, outbox.ErrFolded) {
+		// A note that cannot be written costs LastRun its answer, never
+		// the report.
+		_ = noteCrash(filepath.Dir(o.Dir()), r)
+	}
+	return err
+}
+
+// readJSONFile reads dir/name into v. A missing file is no error (ok
+// false); a damaged one (a power loss, another writer's garbage) is
+// treated as missing and said in the error.
+func readJSONFile(dir, name string, v any) (ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("crashguard: last run: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("crashguard: last run: %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// writeJSONFile replaces dir/name with v's JSON: a temp file (0600) in dir
+// renamed over it, so a link at the name is replaced, never followed.
+func writeJSONFile(dir, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+name+".*")
+	if err != nil {
+		return fmt.Errorf("crashguard: last run: %w", err)
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("crashguard: last run: %w", err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("crashguard: last run: %w", err)
+	}
+	return nil
+}
