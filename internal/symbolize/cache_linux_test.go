@@ -3,6 +3,7 @@
 package symbolize
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/hex"
 	"os"
@@ -123,10 +124,21 @@ func TestELFLinesAsDWARF(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			f, err := elf.Open(file)
+			raw, err := os.Open(file)
 			require.NoError(t, err)
-			defer f.Close()
-			quick, err := newELFLines(f)
+			defer raw.Close()
+			f, err := elf.NewFile(raw)
+			require.NoError(t, err)
+			for _, s := range f.Sections {
+				if s.Flags&elf.SHF_COMPRESSED != 0 {
+					want, err := s.Data()
+					require.NoError(t, err)
+					got, err := inflateSection(f, raw, s)
+					require.NoError(t, err, s.Name)
+					require.True(t, bytes.Equal(want, got), "%s inflated as debug/elf does", s.Name)
+				}
+			}
+			quick, err := newELFLines(f, raw)
 			require.NoError(t, err)
 			d, err := f.DWARF()
 			require.NoError(t, err)

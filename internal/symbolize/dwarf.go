@@ -2,12 +2,15 @@ package symbolize
 
 import (
 	"bytes"
+	"cmp"
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"path"
+	"slices"
 	"sort"
 )
 
@@ -113,16 +116,16 @@ func (l *dwarfLines) lookup(addr uint64) (file string, line int, ok, relative bo
 // a lookup in an older one that finds a relative file name is not
 // answered here (relative), and the caller asks the whole debug info
 // (newDWARFLines) instead.
-func newELFLines(f *elf.File) (*dwarfLines, error) {
-	line, err := plainSection(f, ".debug_line", true)
+func newELFLines(f *elf.File, raw io.ReaderAt) (*dwarfLines, error) {
+	line, err := plainSection(f, raw, ".debug_line", true)
 	if err != nil {
 		return nil, err
 	}
-	str, err := plainSection(f, ".debug_str", false)
+	str, err := plainSection(f, raw, ".debug_str", false)
 	if err != nil {
 		return nil, err
 	}
-	lineStr, err := plainSection(f, ".debug_line_str", false)
+	lineStr, err := plainSection(f, raw, ".debug_line_str", false)
 	if err != nil {
 		return nil, err
 	}
@@ -211,14 +214,16 @@ func newELFLines(f *elf.File) (*dwarfLines, error) {
 	if len(l.units) == 0 {
 		return nil, errors.New("no line sequence")
 	}
-	sort.Slice(l.units, func(i, j int) bool { return l.units[i].low < l.units[j].low })
+	slices.SortFunc(l.units, func(a, b unitRange) int { return cmp.Compare(a.low, b.low) })
 	return l, nil
 }
 
 // plainSection returns the (decompressed) contents of the section called
 // name, nil when the file has none and it is optional. A section in the
 // old .zdebug form is an error: the caller falls back to debug/elf's DWARF.
-func plainSection(f *elf.File, name string, required bool) ([]byte, error) {
+// A zlib-compressed section is inflated by inflateZlib from the file's raw
+// bytes (raw, the file f was read from) when it can, else by debug/elf.
+func plainSection(f *elf.File, raw io.ReaderAt, name string, required bool) ([]byte, error) {
 	s := f.Section(name)
 	if s == nil {
 		if f.Section(".z"+name[1:]) != nil {
@@ -232,7 +237,38 @@ func plainSection(f *elf.File, name string, required bool) ([]byte, error) {
 	if s.Type == elf.SHT_NOBITS {
 		return nil, fmt.Errorf("%s has no data", name)
 	}
+	if s.Flags&elf.SHF_COMPRESSED != 0 && raw != nil {
+		if data, err := inflateSection(f, raw, s); err == nil {
+			return data, nil
+		}
+	}
 	return s.Data()
+}
+
+// inflateSection reads a zlib SHF_COMPRESSED section with inflateZlib.
+func inflateSection(f *elf.File, raw io.ReaderAt, s *elf.Section) ([]byte, error) {
+	if s.FileSize > maxDebugSize || s.FileSize < 32 {
+		return nil, errors.New("compressed section size out of range")
+	}
+	buf := make([]byte, s.FileSize)
+	if _, err := raw.ReadAt(buf, int64(s.Offset)); err != nil {
+		return nil, err
+	}
+	var typ uint32
+	var size uint64
+	var hdr int
+	switch f.Class {
+	case elf.ELFCLASS64: // Elf64_Chdr: type, reserved, size, addralign
+		typ, size, hdr = f.ByteOrder.Uint32(buf), f.ByteOrder.Uint64(buf[8:]), 24
+	case elf.ELFCLASS32: // Elf32_Chdr: type, size, addralign
+		typ, size, hdr = f.ByteOrder.Uint32(buf), uint64(f.ByteOrder.Uint32(buf[4:])), 12
+	default:
+		return nil, errors.New("unknown ELF class")
+	}
+	if elf.CompressionType(typ) != elf.COMPRESS_ZLIB || size != s.Size {
+		return nil, errors.New("not a zlib section of the size its header says")
+	}
+	return inflateZlib(buf[hdr:], size)
 }
 
 // lineCompDir returns directory 0 of a DWARF 5 line program header, which
@@ -432,32 +468,50 @@ func lineSequences(prog []byte, order binary.ByteOrder) ([][2]uint64, error) {
 		return nil, errors.New("bad header")
 	}
 	lengths := b.data[:opBase-1] // of opcodes 1 … opBase-1
-	b = lineBuf{data: program, order: order}
 
+	// The program, read with local variables: this loop runs over every
+	// byte of every line program.
+	p := program
+	i := 0
+	uleb := func() (uint64, bool) {
+		var v uint64
+		for shift := uint(0); i < len(p) && shift < 64; shift += 7 {
+			c := p[i]
+			i++
+			v |= uint64(c&0x7f) << shift
+			if c < 0x80 {
+				return v, true
+			}
+		}
+		return 0, false
+	}
 	var seqs [][2]uint64
 	var addr, start uint64
 	inSeq := false
-	row := func() {
-		if !inSeq {
-			start, inSeq = addr, true
-		}
-	}
-	for len(b.data) > 0 && !b.bad {
-		op := b.u8()
-		switch {
-		case op >= opBase:
+	advance := uint64(255-opBase) / lineRange * minInst
+	for i < len(p) {
+		op := int(p[i])
+		i++
+		if op >= opBase {
 			addr += uint64(op-opBase) / lineRange * minInst
-			row()
-		case op == 0:
-			size := b.uleb()
-			if b.bad || size == 0 || size > uint64(len(b.data)) {
+			if !inSeq {
+				start, inSeq = addr, true
+			}
+			continue
+		}
+		switch op {
+		case 0:
+			size, ok := uleb()
+			if !ok || size == 0 || size > uint64(len(p)-i) {
 				return nil, errors.New("bad extended opcode")
 			}
-			body := b.data[:size]
-			b.data = b.data[size:]
+			body := p[i : i+int(size)]
+			i += int(size)
 			switch body[0] {
 			case 1: // DW_LNE_end_sequence
-				row()
+				if !inSeq {
+					start = addr
+				}
 				if addr > start {
 					seqs = append(seqs, [2]uint64{start, addr})
 				}
@@ -472,22 +526,31 @@ func lineSequences(prog []byte, order binary.ByteOrder) ([][2]uint64, error) {
 					return nil, errors.New("bad DW_LNE_set_address")
 				}
 			}
-		case op == 1: // DW_LNS_copy
-			row()
-		case op == 2: // DW_LNS_advance_pc
-			addr += b.uleb() * minInst
-		case op == 8: // DW_LNS_const_add_pc
-			addr += uint64(255-opBase) / lineRange * minInst
-		case op == 9: // DW_LNS_fixed_advance_pc
-			addr += uint64(b.u16())
+		case 1: // DW_LNS_copy
+			if !inSeq {
+				start, inSeq = addr, true
+			}
+		case 2: // DW_LNS_advance_pc
+			v, ok := uleb()
+			if !ok {
+				return nil, errors.New("truncated program")
+			}
+			addr += v * minInst
+		case 8: // DW_LNS_const_add_pc
+			addr += advance
+		case 9: // DW_LNS_fixed_advance_pc
+			if len(p)-i < 2 {
+				return nil, errors.New("truncated program")
+			}
+			addr += uint64(order.Uint16(p[i:]))
+			i += 2
 		default: // operands that do not move the address
 			for range lengths[op-1] {
-				b.uleb()
+				if _, ok := uleb(); !ok {
+					return nil, errors.New("truncated program")
+				}
 			}
 		}
-	}
-	if b.bad {
-		return nil, errors.New("truncated program")
 	}
 	return seqs, nil
 }

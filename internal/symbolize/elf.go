@@ -143,7 +143,7 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 
 	raw, anchors, full := elfSymbols(f)
 	o.anchors = anchors
-	dwarfFile, hasDWARF := f, hasELFDWARF(f)
+	dwarfFile, dwarfRaw, hasDWARF := f, r, hasELFDWARF(f)
 	if !full || !hasDWARF {
 		if df, c := debugFile(want, debugDirs); df != nil {
 			o.closers = append(o.closers, c)
@@ -153,6 +153,7 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 			}
 			if !hasDWARF {
 				dwarfFile, hasDWARF = df, hasELFDWARF(df)
+				dwarfRaw, _ = c.(io.ReaderAt)
 			}
 		}
 	}
@@ -171,7 +172,7 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 	}
 	if hasDWARF {
 		o.lines = newLineSource(func() (*dwarfLines, error) {
-			return newELFLines(dwarfFile)
+			return newELFLines(dwarfFile, dwarfRaw)
 		}, func() (*dwarfLines, error) {
 			d, err := dwarfFile.DWARF()
 			if err != nil {
