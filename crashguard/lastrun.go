@@ -71,8 +71,8 @@ const (
 // even when no monitor delivered it and the background pass has not got
 // to it.
 //
-// Limits: the start of this run is recorded by the first LastRun call, so
-// a clean run of a program that did not call LastRun is not seen (the run
+// Limits: a start is recorded by the first LastRun call of the run, so a
+// clean run of a program that did not call LastRun is not seen (the run
 // before it is taken instead); two instances running at once each have
 // the other as previous run once it started first; a crash whose run file
 // was damaged (quarantined) makes no report and is not seen. The error
@@ -91,6 +91,10 @@ type lastRunState struct {
 	once sync.Once
 	val  LastRun
 	err  error
+	// start: this run's start noted, and the record it replaced.
+	start    sync.Once
+	prev     *lastStart
+	startErr error
 }
 
 // lastRuns keeps each Guard's answer (the Guard type has no field for it).
@@ -101,15 +105,31 @@ func lastRunStateOf(g *Guard) *lastRunState {
 	return st.(*lastRunState)
 }
 
+// noteStart records this run's start in last_start.json, once, keeping
+// the record it replaces for LastRun. LastRun calls it; Install's
+// background pass is where it belongs for every start to be recorded
+// (a small file replaced: keep it off Install's own path). A Guard that
+// captures nothing (Open) records nothing.
+func (g *Guard) noteStart() (prev *lastStart, err error) {
+	if g == nil || g.disabled || g.s.dir == "" {
+		return nil, nil
+	}
+	st := lastRunStateOf(g)
+	st.start.Do(func() {
+		st.prev, st.startErr = readLastStart(g.s.dir)
+		if self := g.RunID(); self != "" && (st.prev == nil || st.prev.RunID < self) {
+			st.startErr = errors.Join(st.startErr, writeJSONFile(g.s.dir, lastStartFile, lastStart{RunID: self}))
+		}
+	})
+	return st.prev, st.startErr
+}
+
 func (g *Guard) lastRun() (LastRun, error) {
 	var errs []error
 	dir := g.s.dir
 	self := g.RunID()
-	prev, err := readLastStart(dir)
+	prev, err := g.noteStart()
 	errs = append(errs, err)
-	if self != "" && (prev == nil || prev.RunID < self) {
-		errs = append(errs, writeJSONFile(dir, lastStartFile, lastStart{RunID: self}))
-	}
 	if g.collector != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), lastRunCollectTimeout)
 		errs = append(errs, g.collect(ctx, true))

@@ -98,7 +98,11 @@ func TestLastRun(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	require.NotEmpty(t, monEvent, "the monitor noted the crash")
+	if monEvent == "" {
+		runs, _ := os.ReadDir(filepath.Join(dir, "runs"))
+		log, err := readCrashLog(dir)
+		t.Fatalf("the monitor did not note the crash of %s within a minute: runs/ %v, crash log %v (%v)", monRun, runs, log, err)
+	}
 	waitEvent(t, recv, monEvent)
 	for ctx.Err() == nil {
 		if _, err := os.Stat(filepath.Join(dir, "outbox", monEvent+".json")); os.IsNotExist(err) {
