@@ -17,6 +17,8 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	labelled, _ := filepath.Glob("testdata/labels/*.crash.txt")
+	files = append(files, labelled...)
 	for _, name := range files {
 		f.Add(readTestdata(f, strings.TrimPrefix(filepath.ToSlash(name), "testdata/")))
 	}
