@@ -106,10 +106,9 @@ func lastRunStateOf(g *Guard) *lastRunState {
 }
 
 // noteStart records this run's start in last_start.json, once, keeping
-// the record it replaces for LastRun. LastRun calls it; Install's
-// background pass is where it belongs for every start to be recorded
-// (a small file replaced: keep it off Install's own path). A Guard that
-// captures nothing (Open) records nothing.
+// the record it replaces for LastRun. LastRun calls it; for every start
+// to be recorded, Install should too, off its own path (go g.noteStart()).
+// A Guard that captures nothing (Open) records nothing.
 func (g *Guard) noteStart() (prev *lastStart, err error) {
 	if g == nil || g.disabled || g.s.dir == "" {
 		return nil, nil
@@ -118,7 +117,7 @@ func (g *Guard) noteStart() (prev *lastStart, err error) {
 	st.start.Do(func() {
 		st.prev, st.startErr = readLastStart(g.s.dir)
 		if self := g.RunID(); self != "" && (st.prev == nil || st.prev.RunID < self) {
-			st.startErr = errors.Join(st.startErr, writeJSONFile(g.s.dir, lastStartFile, lastStart{RunID: self}))
+			st.startErr = errors.Join(st.startErr, writeSmallFile(g.s.dir, lastStartFile, lastStart{RunID: self}))
 		}
 	})
 	return st.prev, st.startErr
@@ -235,6 +234,27 @@ func (o *outboxStore) Put(r *report.Report) error {
 		_ = noteCrash(filepath.Dir(o.Dir()), r)
 	}
 	return err
+}
+
+// writeSmallFile writes v's JSON (tens of bytes) over dir/name in place,
+// in one write: no temp file that a process ending right after Install
+// could leave behind on every start. A torn write reads as damaged, which
+// readJSONFile takes for missing: one start not recorded. dir is
+// crashguard's own (ensureDir): nobody else can plant a link at the name.
+func writeSmallFile(dir, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("crashguard: last run: %w", err)
+	}
+	_, werr := f.Write(b)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return fmt.Errorf("crashguard: last run: %w", err)
+	}
+	return nil
 }
 
 // readJSONFile reads dir/name into v. A missing file is no error (ok
