@@ -13,9 +13,9 @@ import (
 	"github.com/crashguard/crashguard-go/internal/flightrec"
 )
 
-// cfiCode returns the test code of cg_testcfi.c, with the native layer
-// installed so that the walk knows the images (their .eh_frame_hdr) and the
-// code ranges, as in the handler.
+// cfiCode returns the test code of nativetest/cfi_code.c, with the native
+// layer installed so that the walk knows the images (their .eh_frame_hdr)
+// and the code ranges, as in the handler.
 func cfiCode(t testing.TB) cfiTestCode {
 	t.Helper()
 	code, ok := cfiTestAddrs()
@@ -48,20 +48,20 @@ func cfiCode(t testing.TB) cfiTestCode {
 //	38      base's frame record: 0, 0 (the end)
 func abortStack(t testing.TB, c cfiTestCode) *cMemory {
 	m := newCMemory(48)
-	t.Cleanup(m.free)
-	m.set(2, c.staleRet1)
-	m.set(5, c.staleRet2)
-	m.set(9, 0x1111)
-	m.set(10, m.addr(34))
-	m.set(11, c.midRet)
-	m.set(14, c.staleRet1)
-	m.set(20, c.staleRet2)
-	m.set(32, m.addr(34))
-	m.set(33, c.outerRet)
-	m.set(34, m.addr(36))
-	m.set(35, c.nocfiRet)
-	m.set(36, m.addr(38))
-	m.set(37, c.baseRet)
+	t.Cleanup(m.Free)
+	m.Set(2, c.StaleRet1)
+	m.Set(5, c.StaleRet2)
+	m.Set(9, 0x1111)
+	m.Set(10, m.Addr(34))
+	m.Set(11, c.MidRet)
+	m.Set(14, c.StaleRet1)
+	m.Set(20, c.StaleRet2)
+	m.Set(32, m.Addr(34))
+	m.Set(33, c.OuterRet)
+	m.Set(34, m.Addr(36))
+	m.Set(35, c.NocfiRet)
+	m.Set(36, m.Addr(38))
+	m.Set(37, c.BaseRet)
 	return m
 }
 
@@ -74,21 +74,21 @@ func TestUnwindCFIRecordedAbortStack(t *testing.T) {
 	c := cfiCode(t)
 	m := abortStack(t, c)
 	const pthreadPtr = 0x7fc5e9f74740 // what rbp held at the fault: data
-	frames, flags := unwindValidated(c.leafPC, m.addr(0), pthreadPtr, 0, flightrec.MaxFrames)
-	assert.Equal(t, []uint64{c.leafPC, c.midRet, c.outerRet, c.nocfiRet, c.baseRet}, frames)
-	assert.NotContains(t, frames, c.staleRet1)
-	assert.NotContains(t, frames, c.staleRet2)
+	frames, flags := unwindValidated(c.LeafPC, m.Addr(0), pthreadPtr, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.LeafPC, c.MidRet, c.OuterRet, c.NocfiRet, c.BaseRet}, frames)
+	assert.NotContains(t, frames, c.StaleRet1)
+	assert.NotContains(t, frames, c.StaleRet2)
 	assert.False(t, flags.Has(flightrec.FlagFramesScanned), flags.String())
 
 	// A frame limit cuts the CFI part as it does the chain.
-	frames, flags = unwindValidated(c.leafPC, m.addr(0), pthreadPtr, 0, 3)
-	assert.Equal(t, []uint64{c.leafPC, c.midRet, c.outerRet}, frames)
+	frames, flags = unwindValidated(c.LeafPC, m.Addr(0), pthreadPtr, 0, 3)
+	assert.Equal(t, []uint64{c.LeafPC, c.MidRet, c.OuterRet}, frames)
 	assert.True(t, flags.Has(flightrec.FlagFramesTruncated), flags.String())
 
 	// Without validation (fake stacks in the frame-pointer tests) there is
 	// no CFI either: the chain from rbp alone, which is data here.
-	frames, _ = unwind(c.leafPC, m.addr(0), pthreadPtr, 0, flightrec.MaxFrames)
-	assert.Equal(t, []uint64{c.leafPC}, frames)
+	frames, _ = unwind(c.LeafPC, m.Addr(0), pthreadPtr, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.LeafPC}, frames)
 }
 
 // A fault at a function's first instruction: the CIE's initial rule (the
@@ -96,8 +96,8 @@ func TestUnwindCFIRecordedAbortStack(t *testing.T) {
 func TestUnwindCFIPrologue(t *testing.T) {
 	c := cfiCode(t)
 	m := abortStack(t, c)
-	frames, flags := unwindValidated(c.leaf, m.addr(11), m.addr(34), 0, flightrec.MaxFrames)
-	assert.Equal(t, []uint64{c.leaf, c.midRet, c.outerRet, c.nocfiRet, c.baseRet}, frames)
+	frames, flags := unwindValidated(c.Leaf, m.Addr(11), m.Addr(34), 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.Leaf, c.MidRet, c.OuterRet, c.NocfiRet, c.BaseRet}, frames)
 	assert.Zero(t, flags)
 }
 
@@ -106,8 +106,8 @@ func TestUnwindCFIPrologue(t *testing.T) {
 func TestUnwindCFIOutermost(t *testing.T) {
 	c := cfiCode(t)
 	m := abortStack(t, c)
-	frames, flags := unwindValidated(c.startPC, m.addr(0), 0, 0, flightrec.MaxFrames)
-	assert.Equal(t, []uint64{c.startPC}, frames)
+	frames, flags := unwindValidated(c.StartPC, m.Addr(0), 0, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.StartPC}, frames)
 	assert.Zero(t, flags)
 }
 
@@ -116,8 +116,8 @@ func TestUnwindCFIOutermost(t *testing.T) {
 func TestUnwindCFIUnreadableStack(t *testing.T) {
 	c := cfiCode(t)
 	// sp such that the leaf's CFA (sp + 0x60) is unmapped: the first page.
-	frames, _ := unwindValidated(c.leafPC, 0x10, 0, 0, flightrec.MaxFrames)
-	assert.Equal(t, []uint64{c.leafPC}, frames)
+	frames, _ := unwindValidated(c.LeafPC, 0x10, 0, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.LeafPC}, frames)
 }
 
 // End to end: abort() from C on a Go thread (the cgo call runs on the
@@ -179,19 +179,19 @@ func TestAbortOnGoThreadFramesAreExact(t *testing.T) {
 func TestUnwindScanRejectsStale(t *testing.T) {
 	c := cfiCode(t)
 	m := newCMemory(24)
-	t.Cleanup(m.free)
-	m.set(0, c.scanPltRet)
-	m.set(1, 0x1234)
-	m.set(3, c.scanMidRet)
-	m.set(5, m.addr(9))
-	m.set(6, c.scanPltRet)
-	m.set(8, m.addr(12))
-	m.set(9, c.nocfiRet)
-	m.set(12, m.addr(14))
-	m.set(13, c.baseRet)
-	m.set(16, c.staleRet1)
-	frames, flags := unwindValidated(c.scanLeafPC, m.addr(0), 0x99, 0, flightrec.MaxFrames)
-	assert.Equal(t, []uint64{c.scanLeafPC, c.scanMidRet, c.nocfiRet, c.baseRet}, frames)
+	t.Cleanup(m.Free)
+	m.Set(0, c.ScanPltRet)
+	m.Set(1, 0x1234)
+	m.Set(3, c.ScanMidRet)
+	m.Set(5, m.Addr(9))
+	m.Set(6, c.ScanPltRet)
+	m.Set(8, m.Addr(12))
+	m.Set(9, c.NocfiRet)
+	m.Set(12, m.Addr(14))
+	m.Set(13, c.BaseRet)
+	m.Set(16, c.StaleRet1)
+	frames, flags := unwindValidated(c.ScanLeafPC, m.Addr(0), 0x99, 0, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.ScanLeafPC, c.ScanMidRet, c.NocfiRet, c.BaseRet}, frames)
 	assert.True(t, flags.Has(flightrec.FlagFramesScanned), flags.String())
 }
 
@@ -202,21 +202,21 @@ func BenchmarkUnwindCFIAbortStack(b *testing.B) {
 	c := cfiCode(b)
 	m := abortStack(b, c)
 	for i := 0; i < b.N; i++ {
-		unwindValidated(c.leafPC, m.addr(0), 0x7fc5e9f74740, 0, flightrec.MaxFrames)
+		unwindValidated(c.LeafPC, m.Addr(0), 0x7fc5e9f74740, 0, flightrec.MaxFrames)
 	}
 }
 
 func BenchmarkUnwindScan(b *testing.B) {
 	c := cfiCode(b)
 	m := newCMemory(24)
-	b.Cleanup(m.free)
-	m.set(0, c.scanPltRet)
-	m.set(3, c.scanMidRet)
-	m.set(8, m.addr(12))
-	m.set(9, c.nocfiRet)
-	m.set(12, m.addr(14))
-	m.set(13, c.baseRet)
+	b.Cleanup(m.Free)
+	m.Set(0, c.ScanPltRet)
+	m.Set(3, c.ScanMidRet)
+	m.Set(8, m.Addr(12))
+	m.Set(9, c.NocfiRet)
+	m.Set(12, m.Addr(14))
+	m.Set(13, c.BaseRet)
 	for i := 0; i < b.N; i++ {
-		unwindValidated(c.scanLeafPC, m.addr(0), 0x99, 0, flightrec.MaxFrames)
+		unwindValidated(c.ScanLeafPC, m.Addr(0), 0x99, 0, flightrec.MaxFrames)
 	}
 }

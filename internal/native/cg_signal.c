@@ -45,11 +45,8 @@ static _Atomic int g_installed;
 static _Atomic uint32_t g_chains_to_go;
 static _Atomic int g_library;
 static _Atomic int g_suppress;
-static _Atomic int g_test_fault;
 /* darwin: the Mach exception layer is installed and serving. */
 static _Atomic int g_mach_layer;
-/* Unmapped: the test hook's fault. Volatile so the compiler cannot see it. */
-static int *volatile g_bad_ptr = (int *)16;
 
 int cg_signal_number(int slot) { return slot >= 0 && slot < CG_NSIG ? cg_sigs[slot] : 0; }
 
@@ -70,8 +67,6 @@ void cg_set_suppress_mode(int mode) { atomic_store(&g_suppress, mode); }
 void cg_set_mach_layer(int on) { atomic_store(&g_mach_layer, on != 0); }
 
 int cg_suppress_mode(void) { return atomic_load(&g_suppress); }
-
-void cg_test_set_handler_fault(int mode) { atomic_store(&g_test_fault, mode); }
 
 /* Go gives every thread it creates (and every C thread while it runs Go
  * code) an alternate signal stack; threads created in C normally have none.
@@ -160,9 +155,8 @@ static void die_by(int sig) {
 
 /* ---- Recording ---- */
 
-/* cg_merge_signal_into_mach for a writer already inside rec. */
-static int merge_into_mach(cg_recorder *rec, uint64_t thread_id, int64_t now_ns, int sig,
-                           int code, uint64_t addr, uint32_t flags) {
+int cg_merge_into_mach(cg_recorder *rec, uint64_t thread_id, int64_t now_ns, int sig, int code,
+                       uint64_t addr, uint32_t flags) {
     /* The Mach thread recorded the exception and replied KERN_FAILURE just
      * before the kernel raised this signal on the same thread. */
     cg_record *r = cg_record_find_mach(rec, thread_id, now_ns, 5000000000LL);
@@ -175,15 +169,6 @@ static int merge_into_mach(cg_recorder *rec, uint64_t thread_id, int64_t now_ns,
     r->flags |= flags & ~CG_FLAG_GO_CODE;
     cg_record_complete(r);
     return 1;
-}
-
-int cg_merge_signal_into_mach(uint64_t thread_id, int64_t now_ns, int sig, int code,
-                              uint64_t addr, uint32_t flags) {
-    cg_writer_enter();
-    cg_recorder *rec = cg_recorder_get();
-    int found = rec != NULL && merge_into_mach(rec, thread_id, now_ns, sig, code, addr, flags);
-    cg_writer_leave();
-    return found;
 }
 
 /* The record flags of a fault, and whether to suppress (exit) rather than
@@ -237,7 +222,7 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
          * complete its record instead of writing a second one. No record
          * to complete means the signal was sent (cg_darwin_cpu_fault). */
         if (!from_user)
-            merged = merge_into_mach(rec, tid, t0, sig, code, fault_addr, flags);
+            merged = cg_merge_into_mach(rec, tid, t0, sig, code, fault_addr, flags);
         if (!merged && !from_user &&
             !cg_darwin_cpu_fault(sig, atomic_load(&g_mach_layer), merged)) {
             from_user = 1;
@@ -322,17 +307,6 @@ static void cg_handler(int sig, siginfo_t *info, void *uctx) {
     /* g_slot_installed is never cleared: read once. */
     int ours = slot >= 0 && atomic_load_explicit(&g_slot_installed[slot], memory_order_acquire);
     int exit_status = ours ? on_fault(slot, sig, info, uctx, t0) : 0;
-
-    int tf = atomic_load_explicit(&g_test_fault, memory_order_relaxed);
-    if (tf != 0) {
-        if (tf == 2) {
-            sigset_t s;
-            sigemptyset(&s);
-            sigaddset(&s, SIGSEGV);
-            pthread_sigmask(SIG_UNBLOCK, &s, NULL);
-        }
-        *g_bad_ptr = 1;
-    }
     guard_leave(guard_slot);
 
     if (exit_status != 0)

@@ -51,14 +51,12 @@ int cg_raised_by_self(int sig, const siginfo_t *info);
 /* The pid cg_raised_by_self compares with (set at install, after fork). */
 void cg_set_self_pid(int pid);
 
-/* Completes a Mach record with the signal's facts (the darwin path of the
- * handler, exposed for the Linux test). Returns 1 if a record was found. */
-int cg_merge_signal_into_mach(uint64_t thread_id, int64_t now_ns, int sig, int code,
-                              uint64_t addr, uint32_t flags);
-
-/* Test hook: 1 = fault inside the handler (after recording) with the signal
- * blocked; 2 = unblock the signal first, so the handler is re-entered and
- * its guard must end the process. 0 = off. */
-void cg_test_set_handler_fault(int mode);
+/* Completes the Mach record of the same fault with the signal's facts, for
+ * a writer inside rec (cg_writer_enter): the darwin path of the handler,
+ * compiled everywhere so that the Linux tests run it. Returns 1 if a record
+ * was found. */
+struct cg_recorder;
+int cg_merge_into_mach(struct cg_recorder *rec, uint64_t thread_id, int64_t now_ns, int sig,
+                       int code, uint64_t addr, uint32_t flags);
 
 #endif

@@ -75,9 +75,9 @@ func TestKnownFatal(t *testing.T) {
 
 func TestSafeRead(t *testing.T) {
 	m := newCMemory(4)
-	defer m.free()
-	m.set(1, 0x1122334455667788)
-	b, ok := safeRead(m.addr(1), 8)
+	defer m.Free()
+	m.Set(1, 0x1122334455667788)
+	b, ok := safeRead(m.Addr(1), 8)
 	require.True(t, ok)
 	assert.Equal(t, []byte{0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11}, b)
 	_, ok = safeRead(16, 8)
@@ -91,28 +91,28 @@ func fakeStack(t *testing.T, frames int) *cMemory { return fakeStackAt(t, frames
 // fakeStackAt is fakeStack with return addresses ret+i.
 func fakeStackAt(t *testing.T, frames int, ret uint64) *cMemory {
 	m := newCMemory(4*frames + 8)
-	t.Cleanup(m.free)
+	t.Cleanup(m.Free)
 	for i := 0; i < frames; i++ {
 		at := 4*i + 2
 		next := uint64(0)
 		if i+1 < frames {
-			next = m.addr(4*(i+1) + 2)
+			next = m.Addr(4*(i+1) + 2)
 		}
-		m.set(at, next)
-		m.set(at+1, ret+uint64(i))
+		m.Set(at, next)
+		m.Set(at+1, ret+uint64(i))
 	}
 	return m
 }
 
 func TestUnwindChain(t *testing.T) {
 	m := fakeStack(t, 5)
-	frames, truncated := unwind(0xabc, m.addr(0), m.addr(2), 0, flightrec.MaxFrames)
+	frames, truncated := unwind(0xabc, m.Addr(0), m.Addr(2), 0, flightrec.MaxFrames)
 	assert.False(t, truncated)
 	// The last frame's next fp is 0, so its return address is still taken
 	// and the walk stops after it.
 	assert.Equal(t, []uint64{0xabc, 0x1000, 0x1001, 0x1002, 0x1003, 0x1004}, frames)
 
-	frames, truncated = unwind(0xabc, m.addr(0), m.addr(2), 0, 3)
+	frames, truncated = unwind(0xabc, m.Addr(0), m.Addr(2), 0, 3)
 	assert.True(t, truncated)
 	assert.Equal(t, []uint64{0xabc, 0x1000, 0x1001}, frames)
 }
@@ -120,16 +120,16 @@ func TestUnwindChain(t *testing.T) {
 func TestUnwindStops(t *testing.T) {
 	m := fakeStack(t, 5)
 	// fp going back down: stop after that frame.
-	m.set(4*1+2, m.addr(2))
-	frames, _ := unwind(0xabc, m.addr(0), m.addr(2), 0, flightrec.MaxFrames)
+	m.Set(4*1+2, m.Addr(2))
+	frames, _ := unwind(0xabc, m.Addr(0), m.Addr(2), 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc, 0x1000, 0x1001}, frames)
 
 	// fp below sp: not this stack.
-	frames, _ = unwind(0xabc, m.addr(3), m.addr(2), 0, flightrec.MaxFrames)
+	frames, _ = unwind(0xabc, m.Addr(3), m.Addr(2), 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc}, frames)
 
 	// Misaligned fp.
-	frames, _ = unwind(0xabc, m.addr(0), m.addr(2)+3, 0, flightrec.MaxFrames)
+	frames, _ = unwind(0xabc, m.Addr(0), m.Addr(2)+3, 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc}, frames)
 
 	// fp pointing at unmapped memory (sp chosen below it so the bound
@@ -138,19 +138,19 @@ func TestUnwindStops(t *testing.T) {
 	assert.Equal(t, []uint64{0xabc}, frames)
 
 	// A zero return address ends the walk.
-	m.set(4*1+2, m.addr(4*2+2))
-	m.set(4*1+3, 0)
-	frames, _ = unwind(0xabc, m.addr(0), m.addr(2), 0, flightrec.MaxFrames)
+	m.Set(4*1+2, m.Addr(4*2+2))
+	m.Set(4*1+3, 0)
+	frames, _ = unwind(0xabc, m.Addr(0), m.Addr(2), 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc, 0x1000}, frames)
 }
 
 func TestUnwindLR(t *testing.T) {
 	m := fakeStack(t, 3)
 	// lr differs from the first saved return address: a leaf, lr is the caller.
-	frames, _ := unwind(0xabc, m.addr(0), m.addr(2), 0x777, flightrec.MaxFrames)
+	frames, _ := unwind(0xabc, m.Addr(0), m.Addr(2), 0x777, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc, 0x777, 0x1000, 0x1001, 0x1002}, frames)
 	// lr equals it: the function saved lr already, no duplicate.
-	frames, _ = unwind(0xabc, m.addr(0), m.addr(2), 0x1000, flightrec.MaxFrames)
+	frames, _ = unwind(0xabc, m.Addr(0), m.Addr(2), 0x1000, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc, 0x1000, 0x1001, 0x1002}, frames)
 }
 
@@ -164,7 +164,7 @@ func TestUnwindValidatedAndScan(t *testing.T) {
 	require.Equal(t, 0, codeAddr(0x1000))
 
 	garbage := fakeStack(t, 4)
-	frames, flags := unwindValidated(0xabc, garbage.addr(0), garbage.addr(2), 0, flightrec.MaxFrames)
+	frames, flags := unwindValidated(0xabc, garbage.Addr(0), garbage.Addr(2), 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc}, frames, "no garbage frames")
 	assert.False(t, flags.Has(flightrec.FlagFramesScanned))
 
@@ -174,18 +174,18 @@ func TestUnwindValidatedAndScan(t *testing.T) {
 	require.GreaterOrEqual(t, len(here), 2)
 	realRet := here[1]
 	m := newCMemory(64)
-	defer m.free()
-	m.set(3, 0xdeadbeef) // not code
-	m.set(7, realRet)
-	m.set(9, uint64(cFunctionPC())) // code, but not after a call
-	frames, flags = unwindValidated(0xabc, m.addr(0), 0, 0, flightrec.MaxFrames)
+	defer m.Free()
+	m.Set(3, 0xdeadbeef) // not code
+	m.Set(7, realRet)
+	m.Set(9, uint64(cFunctionPC())) // code, but not after a call
+	frames, flags = unwindValidated(0xabc, m.Addr(0), 0, 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc, realRet}, frames)
 	assert.True(t, flags.Has(flightrec.FlagFramesScanned))
 
 	// A good chain is not followed by a scan.
 	ret := uint64(cFunctionPC())
 	good := fakeStackAt(t, 2, ret)
-	frames, flags = unwindValidated(0xabc, good.addr(0), good.addr(2), 0, flightrec.MaxFrames)
+	frames, flags = unwindValidated(0xabc, good.Addr(0), good.Addr(2), 0, flightrec.MaxFrames)
 	assert.Equal(t, []uint64{0xabc, ret, ret + 1}, frames)
 	assert.Zero(t, flags)
 }
@@ -288,9 +288,9 @@ func TestMachRecordAndSignalMerge(t *testing.T) {
 	}
 	tid := threadID()
 	// pc outside the (fake) Go text [0x1000, 0x2000): native, walked.
-	require.Equal(t, 0, recordMach(tid, 1, 1, 0xbad0, regs, 0x3500, stack.addr(0), stack.addr(2), 0))
+	require.Equal(t, 0, recordMach(tid, 1, 1, 0xbad0, regs, 0x3500, stack.Addr(0), stack.Addr(2), 0))
 	// pc in Go text: the cheap path, no walk even with a frame chain.
-	require.Equal(t, 0, recordMach(tid+1, 1, 2, 0xbad8, nil, 0x1900, stack.addr(0), stack.addr(2), 0))
+	require.Equal(t, 0, recordMach(tid+1, 1, 2, 0xbad8, nil, 0x1900, stack.Addr(0), stack.Addr(2), 0))
 
 	now := nowNS()
 	assert.False(t, mergeSignal(tid+2, now, 11, 1, 0xbad0, flightrec.FlagFromSignal), "no record for that thread")

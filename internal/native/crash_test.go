@@ -344,9 +344,11 @@ func TestSuppression(t *testing.T) {
 	}
 }
 
-// A fault inside the handler itself ends the process by the signal: with
-// the signal blocked (the kernel's forced default action on Linux) and with
-// it unblocked (the handler's re-entry guard). Never a loop or a hang.
+// A fault inside the handler itself (its recorder broken beneath it,
+// nativetest.BreakRecorder: the production handler has no test branch) ends
+// the process by the signal: with the signal blocked (the kernel's forced
+// default action on Linux) and with it unblocked (the handler's re-entry
+// guard). Never a loop or a hang.
 func TestFaultInsideHandler(t *testing.T) {
 	for _, role := range []string{"handler-fault-blocked", "handler-fault-reentered"} {
 		t.Run(role, func(t *testing.T) {

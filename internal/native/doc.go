@@ -81,4 +81,10 @@
 // (internal/native/machsim, imported only by the TestMachSim* tests, never
 // linked into a program); cg_mach_darwin.c holds the few darwin-only
 // helpers the model stands in for (thread state, thread creation, sysctl).
+//
+// The tests' entry points into the C core (layout table, walks over fake
+// stacks, hand-written records, the handler-fault and foreign-handler
+// hooks, the CFI test code) live in internal/native/nativetest, which only
+// this package's tests import: a program that uses crashguard links none
+// of them, and the signal handler holds no test branch.
 package native

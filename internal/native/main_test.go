@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crashguard/crashguard-go/internal/flightrec"
+	"github.com/crashguard/crashguard-go/internal/native/nativetest"
 )
 
 // childEnv names a child role: the test binary re-executes itself with it
@@ -46,23 +48,27 @@ func runChild(role string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 71
 	}
-	if _, err := Install(path, Options{}); err != nil {
+	// The handler-fault roles break the recorder beneath the signal
+	// handler; a Mach exception thread would fault on it too (darwin).
+	handlerFault := strings.HasPrefix(role, "handler-fault-")
+	if _, err := Install(path, Options{DisableMach: handlerFault}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 72
 	}
 	switch role {
 	case "reinstall-under-foreign":
 		return reinstallUnderForeign(dir)
-	case "handler-fault-blocked":
-		setHandlerFault(1)
-	case "handler-fault-reentered":
-		setHandlerFault(2)
+	case "handler-fault-blocked", "handler-fault-reentered":
+		if err := nativetest.BreakRecorder(syscall.SIGSEGV, role == "handler-fault-reentered"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 74
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "unknown child role %q\n", role)
 		return 73
 	}
-	// Without the hook this is a recovered panic; with it the handler
-	// faults inside itself and the process must die.
+	// Without a broken recorder this is a recovered panic; with one the
+	// handler faults inside itself and the process must die.
 	recoveredNil()
 	fmt.Fprintln(os.Stderr, "child: survived a fault inside the handler")
 	return 0

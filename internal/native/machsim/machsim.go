@@ -114,8 +114,8 @@ type Outcome struct {
 var ErrTimeout = errors.New("machsim: no answer before the deadline (the server hangs)")
 
 // Reset starts a fresh model. record and merge are C function pointers to
-// the real recorder's cg_record_mach_exception and
-// cg_merge_signal_into_mach (nil: not called).
+// the real recorder's cg_record_mach_exception and the signal handler's
+// merge (nativetest.RecorderEntryPoints; nil: not called).
 func Reset(record, merge unsafe.Pointer) { C.machsim_reset(record, merge) }
 
 // NewThread adds a thread to task (0: this process) with system id tid and

@@ -42,8 +42,8 @@ typedef struct {
 	uint64_t pc;       /* the thread's pc when it resumed */
 } machsim_outcome;
 
-/* Fresh model. record: cg_record_mach_exception; merge:
- * cg_merge_signal_into_mach (either may be NULL). */
+/* Fresh model. record: cg_record_mach_exception; merge: the signal
+ * handler's merge, cg_test_merge_signal_into_mach (either may be NULL). */
 void machsim_reset(void *record, void *merge);
 /* A new thread of task (0 = this process) with that system id and pc. */
 int machsim_thread_new(int task, uint64_t tid, uint64_t pc);

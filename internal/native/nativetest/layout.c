@@ -1,7 +1,8 @@
 //go:build cgo && (linux || darwin)
 
-/* cg_layout.c: the C layout as a table, compared field by field with
- * flightrec.Layout() by TestCLayoutMatchesGo. Names are flightrec's. */
+/* layout.c: the C layout of cg_recorder.h as a table, compared field by
+ * field with flightrec.Layout() by internal/native's TestCLayoutMatchesGo.
+ * Names are flightrec's. */
 #include "cg_recorder.h"
 
 #define F(st, go, c) {#st "." go, offsetof(cg_##st, c), sizeof(((cg_##st *)0)->c)}

@@ -1,10 +1,10 @@
 //go:build cgo && (linux || darwin)
 
 /*
- * cg_testcfi.c: code for the CFI unwind tests (cfi_test.go), never run: its
- * call frame information and the instructions before its return addresses
- * are what the walk reads. The shapes are those of the c-abort-gothread
- * crash on x86-64 glibc:
+ * cfi_code.c: code for the CFI unwind tests (internal/native/cfi_test.go),
+ * never run: its call frame information and the instructions before its
+ * return addresses are what the walk reads. The shapes are those of the
+ * c-abort-gothread crash on x86-64 glibc:
  *
  *   cg_testcfi_leaf   like __pthread_kill_implementation: no frame pointer,
  *                     saves rbp and uses it for data, 0x48 bytes of locals.

@@ -1,0 +1,1 @@
+../cg_signal.h
