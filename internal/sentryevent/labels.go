@@ -29,8 +29,9 @@ import (
 //   - contexts.goroutine: {"id": the crashed goroutine, "labels": all its
 //     labels exactly as set}, with "labels_unparsed" when the header held
 //     labels in a form this version does not parse.
-//   - threads: every goroutine's thread name ends with its labels as the
-//     runtime prints them, keys sorted and quoted:
+//   - threads: every goroutine's thread name ends with its labels in the
+//     runtime's form, keys sorted, each Go-quoted (strconv.Quote: printable
+//     Unicode as is, where the runtime escapes all but ASCII), at most 1 KiB:
 //     `goroutine 7 [select] labels:{"request_id": "r-17"}` (Sentry's thread
 //     has no other field for them: its schema allows no other key).
 const (
@@ -128,9 +129,9 @@ func labelTagValue(v string) string {
 	return v
 }
 
-// labelsSuffix is what a goroutine's thread name ends with: its labels as
-// the runtime prints them (keys sorted, Go-quoted), at most maxNameLabels
-// bytes, or the unparsed text; "" without labels.
+// labelsSuffix is what a goroutine's thread name ends with: its labels in
+// the runtime's form (keys sorted, Go-quoted), at most maxNameLabels bytes,
+// or the unparsed text; "" without labels.
 func labelsSuffix(g *report.Goroutine) string {
 	if len(g.Labels) == 0 {
 		if g.LabelsUnparsed != "" {
