@@ -31,15 +31,20 @@ import (
 //     labels in a form this version does not parse.
 //   - threads: every goroutine's thread name ends with its labels in the
 //     runtime's form, keys sorted, each Go-quoted (strconv.Quote: printable
-//     Unicode as is, where the runtime escapes all but ASCII), at most 1 KiB:
+//     Unicode as is, where the runtime escapes all but ASCII), at most 768
+//     bytes, the name within Relay's 1,024 characters:
 //     `goroutine 7 [select] labels:{"request_id": "r-17"}` (Sentry's thread
 //     has no other field for them: its schema allows no other key).
 const (
 	labelTagPrefix = "label."
 	// maxTagChars is Relay's MaxChars::TagKey and MaxChars::TagValue.
 	maxTagChars = 200
-	// maxNameLabels caps the labels part of a thread name, in bytes.
-	maxNameLabels = 1024
+	// maxNameLabels caps the labels part of a thread name, in bytes, so
+	// that the whole name (the header before it, a fold's "+ N more with
+	// this stack (ids)" after it) stays within Relay's 1,024 characters
+	// for a thread name (Thread.name, max_chars = 1024), past which Relay
+	// cuts it.
+	maxNameLabels = 768
 )
 
 // applyLabels gives ev the crashed goroutine's labels as tags and a
