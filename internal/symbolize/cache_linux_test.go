@@ -138,35 +138,76 @@ func TestELFLinesAsDWARF(t *testing.T) {
 					require.True(t, bytes.Equal(want, got), "%s inflated as debug/elf does", s.Name)
 				}
 			}
-			quick, err := newELFLines(f, raw)
-			require.NoError(t, err)
 			d, err := f.DWARF()
 			require.NoError(t, err)
 			full, err := newDWARFLines(d)
 			require.NoError(t, err)
 			syms, err := f.Symbols()
 			require.NoError(t, err)
-			compared := 0
+			var goText [2]uint64
 			for _, s := range syms {
-				if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value == 0 || strings.Contains(s.Name, ".") {
-					continue // Go functions are the pc-line table's
-				}
-				for _, off := range []uint64{0, 1, s.Size / 2, s.Size - 1} {
-					if off >= max(s.Size, 1) {
-						continue
-					}
-					pc := s.Value + off
-					qf, ql, qok, rel := quick.lookup(pc)
-					ff, fl, fok, _ := full.lookup(pc)
-					if rel {
-						continue // answered by the whole debug info
-					}
-					require.Equal(t, []any{ff, fl, fok}, []any{qf, ql, qok}, "%s+%d (%#x)", s.Name, off, pc)
-					compared++
+				switch s.Name {
+				case "runtime.text":
+					goText[0] = s.Value
+				case "runtime.etext":
+					goText[1] = s.Value
 				}
 			}
+			counts := map[string]int{}
+			for name, skip := range map[string][2]uint64{"all": {}, "Go text skipped": goText} {
+				quick, err := newELFLines(f, raw, skip)
+				require.NoError(t, err)
+				for _, s := range syms {
+					if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value == 0 || strings.Contains(s.Name, ".") {
+						continue // Go functions are the pc-line table's
+					}
+					for _, off := range []uint64{0, 1, s.Size / 2, s.Size - 1} {
+						if off >= max(s.Size, 1) {
+							continue
+						}
+						pc := s.Value + off
+						qf, ql, qok, rel := quick.lookup(pc)
+						ff, fl, fok, _ := full.lookup(pc)
+						if rel {
+							continue // answered by the whole debug info
+						}
+						require.Equal(t, []any{ff, fl, fok}, []any{qf, ql, qok}, "%s: %s+%d (%#x)", name, s.Name, off, pc)
+						counts[name]++
+						if pc < goText[0] || pc >= goText[1] {
+							counts[name+", outside Go text"]++
+						}
+					}
+				}
+			}
+			compared := counts["all"]
+			// Go assembly (cmpbody, memeqbody) in Go text goes to the whole
+			// debug info when skipped; every pc outside is still answered.
+			assert.Equal(t, counts["all, outside Go text"], counts["Go text skipped"], "skipping Go's line programs loses no native pc")
 			t.Logf("%d pcs compared", compared)
 			require.Positive(t, compared)
 		})
+	}
+}
+
+// TestGoTextSizeFromHeader: the extent of Go text read from the pc-line
+// table's header is where debug/gosym's last function ends, so that a pc
+// outside it is told native without parsing the table.
+func TestGoTextSizeFromHeader(t *testing.T) {
+	for _, exe := range []string{
+		goProg(t, "cgo-pie", true, "", "", "-buildmode=pie"),
+		goProg(t, "cgo-exe", true, "", ""),
+		goProg(t, "go-exe", false, "", ""),
+	} {
+		f, err := elf.Open(exe)
+		require.NoError(t, err)
+		data, err := f.Section(".gopclntab").Data()
+		require.NoError(t, err)
+		g, err := newGoTable(data, f.ByteOrder)
+		require.NoError(t, err)
+		require.True(t, g.relative)
+		tab := g.table()
+		require.NotNil(t, tab)
+		assert.Equal(t, tab.Funcs[len(tab.Funcs)-1].End, g.size, exe)
+		f.Close()
 	}
 }

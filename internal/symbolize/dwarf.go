@@ -23,6 +23,8 @@ type dwarfLines struct {
 	// noCompDir: the units are newELFLines' stand-ins, which know the
 	// compilation directory only from a DWARF 5 line table.
 	noCompDir bool
+	// skipped is the address range whose line programs were not indexed.
+	skipped [2]uint64
 }
 
 // unitRange is one address range of a compilation unit.
@@ -66,6 +68,9 @@ func newDWARFLines(d *dwarf.Data) (*dwarfLines, error) {
 // lookup returns the file and line of addr. relative says that the answer
 // needs the compilation directory a stand-in unit lacks (noCompDir).
 func (l *dwarfLines) lookup(addr uint64) (file string, line int, ok, relative bool) {
+	if addr >= l.skipped[0] && addr < l.skipped[1] {
+		return "", 0, false, true
+	}
 	i := sort.Search(len(l.units), func(i int) bool { return l.units[i].low > addr }) - 1
 	if i < 0 || addr >= l.units[i].high {
 		return "", 0, false, false
@@ -112,11 +117,16 @@ func (l *dwarfLines) lookup(addr uint64) (file string, line int, ok, relative bo
 // found by lineSequences, which only follows addresses. debug/dwarf reads
 // only the line programs that hold a pc looked up.
 //
+// goText, when not empty, is the range of Go text in an image a host
+// linker linked: a line program that starts there is the Go linker's, and
+// is not indexed (Go pcs are the pc-line table's); a pc in that range is
+// not answered here (relative), as for a relative name.
+//
 // Only DWARF 5 line tables name the compilation directory (directory 0):
 // a lookup in an older one that finds a relative file name is not
 // answered here (relative), and the caller asks the whole debug info
 // (newDWARFLines) instead.
-func newELFLines(f *elf.File, raw io.ReaderAt) (*dwarfLines, error) {
+func newELFLines(f *elf.File, raw io.ReaderAt, goText [2]uint64) (*dwarfLines, error) {
 	line, err := plainSection(f, raw, ".debug_line", true)
 	if err != nil {
 		return nil, err
@@ -193,7 +203,7 @@ func newELFLines(f *elf.File, raw io.ReaderAt) (*dwarfLines, error) {
 			return nil, err
 		}
 	}
-	l := &dwarfLines{d: d, byUnit: map[dwarf.Offset]*dwarf.LineReader{}, noCompDir: true}
+	l := &dwarfLines{d: d, byUnit: map[dwarf.Offset]*dwarf.LineReader{}, noCompDir: true, skipped: goText}
 	r := d.Reader()
 	for _, off := range progs {
 		cu, err := r.Next()
@@ -203,7 +213,7 @@ func newELFLines(f *elf.File, raw io.ReaderAt) (*dwarfLines, error) {
 		if cu == nil {
 			return nil, errors.New("stand-in units lost")
 		}
-		seqs, err := lineSequences(line[off:], order)
+		seqs, err := lineSequences(line[off:], order, goText)
 		if err != nil {
 			return nil, fmt.Errorf("line program at %#x: %w", off, err)
 		}
@@ -432,8 +442,9 @@ func (b *lineBuf) cstr() string {
 // lineSequences returns the address ranges [first row, end_sequence) of
 // the sequences of the line program prog (from its unit_length on),
 // following only the opcodes that move the address: far cheaper than
-// materializing every row, and it is all an index needs.
-func lineSequences(prog []byte, order binary.ByteOrder) ([][2]uint64, error) {
+// materializing every row, and it is all an index needs. A program whose
+// first opcode sets an address inside skip has no sequences.
+func lineSequences(prog []byte, order binary.ByteOrder, skip [2]uint64) ([][2]uint64, error) {
 	b := lineBuf{data: prog, order: order}
 	n := uint64(b.offset(false))
 	dwarf64 := false
@@ -484,6 +495,11 @@ func lineSequences(prog []byte, order binary.ByteOrder) ([][2]uint64, error) {
 			}
 		}
 		return 0, false
+	}
+	if len(p) >= 3+8 && p[0] == 0 && p[1] == 9 && p[2] == 2 { // DW_LNE_set_address, 8 bytes
+		if a := order.Uint64(p[3:]); a >= skip[0] && a < skip[1] {
+			return nil, nil
+		}
 	}
 	var seqs [][2]uint64
 	var addr, start uint64

@@ -171,8 +171,18 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 		}
 	}
 	if hasDWARF {
+		// Go text, when the symbols bound it and a host linker linked the
+		// image: then it holds Go functions only (C code is in other
+		// input sections), and the Go linker's line programs need not be
+		// indexed.
+		var goText [2]uint64
+		text, ok1 := o.anchors["runtime.text"]
+		etext, ok2 := o.anchors["runtime.etext"]
+		if ok1 && ok2 && text < etext && !o.internalLink {
+			goText = [2]uint64{text, etext}
+		}
 		o.lines = newLineSource(func() (*dwarfLines, error) {
-			return newELFLines(dwarfFile, dwarfRaw)
+			return newELFLines(dwarfFile, dwarfRaw, goText)
 		}, func() (*dwarfLines, error) {
 			d, err := dwarfFile.DWARF()
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // goTable is the Go pc-line table (.gopclntab / __gopclntab) of an image:
@@ -20,12 +21,43 @@ import (
 // (resolveText) before any lookup; with a wrong start every answer would
 // be a neighbouring function, so an image whose start cannot be found is
 // not looked up at all.
+//
+// The table itself (debug/gosym's, a Func with its name for every Go
+// function) is parsed only when a pc falls in Go text or a Go function is
+// looked up by name: a stack of native frames never needs it, and the
+// extent of Go text is read from the header alone.
 type goTable struct {
-	tab      *gosym.Table
-	relative bool   // entries are offsets from runtime.text (Go 1.18+)
-	text     uint64 // runtime.text as a file address, once known
-	known    bool   // text has been resolved
-	size     uint64 // end of the last function, in table coordinates
+	src      *goSource // shared by the copies of a cached object
+	relative bool      // entries are offsets from runtime.text (Go 1.18+)
+	text     uint64    // runtime.text as a file address, once known
+	known    bool      // text has been resolved
+	size     uint64    // end of the last function, in table coordinates
+}
+
+// goSource is the raw table, parsed on first use.
+type goSource struct {
+	data []byte
+	once sync.Once
+	tab  *gosym.Table
+}
+
+// table returns the parsed table, nil when it cannot be parsed.
+func (g *goTable) table() *gosym.Table {
+	s := g.src
+	s.once.Do(func() {
+		// debug/gosym trusts its input; a corrupt table must cost us
+		// one image, not the collector.
+		defer func() {
+			if recover() != nil {
+				s.tab = nil
+			}
+		}()
+		tab, err := gosym.NewTable(nil, gosym.NewLineTable(s.data, 0))
+		if err == nil && len(tab.Funcs) > 0 {
+			s.tab = tab
+		}
+	})
+	return s.tab
 }
 
 // pclntab magic numbers (first 4 bytes, in the file's byte order).
@@ -36,38 +68,61 @@ const (
 	go120magic = 0xfffffff1
 )
 
-// newGoTable parses a pc-line table. order is the image's byte order.
-func newGoTable(data []byte, order binary.ByteOrder) (g *goTable, err error) {
+// newGoTable checks a pc-line table's header. order is the image's byte
+// order.
+func newGoTable(data []byte, order binary.ByteOrder) (*goTable, error) {
 	if len(data) < 16 {
 		return nil, errors.New("pclntab too short")
 	}
-	g = &goTable{}
+	g := &goTable{src: &goSource{data: data}}
 	switch order.Uint32(data) {
 	case go118magic, go120magic:
 		g.relative = true
+		size, err := goTextSize(data, order)
+		if err != nil {
+			return nil, err
+		}
+		g.size = size
 	case go12magic, go116magic:
 		// Entries are absolute addresses: nothing to resolve.
 		g.known = true
 	default:
 		return nil, fmt.Errorf("unknown pclntab magic %#x", order.Uint32(data))
 	}
-	// debug/gosym trusts its input; a corrupt table must cost us one
-	// image, not the collector.
-	defer func() {
-		if r := recover(); r != nil {
-			g, err = nil, fmt.Errorf("pclntab: %v", r)
-		}
-	}()
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, 0))
-	if err != nil {
-		return nil, err
-	}
-	if len(tab.Funcs) == 0 {
-		return nil, errors.New("pclntab has no functions")
-	}
-	g.tab = tab
-	g.size = tab.Funcs[len(tab.Funcs)-1].End
 	return g, nil
+}
+
+// goTextSize reads the end of the last function of a Go 1.18+ table: the
+// pc of the function table's closing entry (debug/gosym's Funcs[n-1].End).
+// Header: magic, two pad bytes, minLC, ptrSize, then words nfunc, nfiles,
+// textStart, funcnameOffset, cuOffset, filetabOffset, pctabOffset,
+// pclnOffset; the function table at pclnOffset holds nfunc (entryoff,
+// funcoff) pairs of uint32, then the end entryoff.
+func goTextSize(data []byte, order binary.ByteOrder) (uint64, error) {
+	ptr := int(data[7])
+	if ptr != 4 && ptr != 8 {
+		return 0, fmt.Errorf("pclntab pointer size %d", ptr)
+	}
+	word := func(i int) (uint64, bool) {
+		off := 8 + i*ptr
+		if off+ptr > len(data) {
+			return 0, false
+		}
+		if ptr == 4 {
+			return uint64(order.Uint32(data[off:])), true
+		}
+		return order.Uint64(data[off:]), true
+	}
+	nfunc, ok1 := word(0)
+	ftab, ok2 := word(7)
+	if !ok1 || !ok2 || nfunc == 0 || ftab >= uint64(len(data)) || nfunc > (uint64(len(data))-ftab)/8 {
+		return 0, errors.New("pclntab header out of range")
+	}
+	end := ftab + nfunc*8
+	if end+4 > uint64(len(data)) {
+		return 0, errors.New("pclntab function table out of range")
+	}
+	return uint64(order.Uint32(data[end:])), nil
 }
 
 // goAnchors are functions written in Go (or Go assembly) that a binary
@@ -76,9 +131,10 @@ func newGoTable(data []byte, order binary.ByteOrder) (g *goTable, err error) {
 // minus their offset in the table is runtime.text.
 var goAnchors = []string{"crosscall2", "_cgo_topofstack", "_cgo_panic"}
 
-// isAnchor reports whether a symbol's address helps find runtime.text.
+// isAnchor reports whether a symbol's address helps find runtime.text, or
+// where Go text ends (runtime.etext).
 func isAnchor(name string) bool {
-	return name == "runtime.text" || slices.Contains(goAnchors, name)
+	return name == "runtime.text" || name == "runtime.etext" || slices.Contains(goAnchors, name)
 }
 
 // resolveText finds runtime.text for o's table, in order of certainty:
@@ -109,7 +165,11 @@ func (g *goTable) resolveText(o *object, sentinelName string, sentinelFile uint6
 			if !ok {
 				continue
 			}
-			f := g.tab.LookupFunc(name)
+			tab := g.table()
+			if tab == nil {
+				break
+			}
+			f := tab.LookupFunc(name)
 			if f == nil || a < f.Entry {
 				continue
 			}
@@ -123,8 +183,10 @@ func (g *goTable) resolveText(o *object, sentinelName string, sentinelFile uint6
 		text, found, how = o.textStart, true, "text section (internal link)"
 	}
 	if !found && sentinelName != "" {
-		if f := g.tab.LookupFunc(sentinelName); f != nil && sentinelFile >= f.Entry {
-			text, found, how = sentinelFile-f.Entry, true, "sentinel"
+		if tab := g.table(); tab != nil {
+			if f := tab.LookupFunc(sentinelName); f != nil && sentinelFile >= f.Entry {
+				text, found, how = sentinelFile-f.Entry, true, "sentinel"
+			}
 		}
 	}
 	if !found {
@@ -149,17 +211,22 @@ func (g *goTable) lookup(addr uint64) (fn *gosym.Func, file string, line int) {
 	}
 	pc := addr
 	if g.relative {
-		if addr < g.text {
+		// Outside Go text (native code) without parsing the table.
+		if addr < g.text || addr-g.text >= g.size {
 			return nil, "", 0
 		}
 		pc = addr - g.text
+	}
+	tab := g.table()
+	if tab == nil {
+		return nil, "", 0
 	}
 	defer func() {
 		if recover() != nil {
 			fn, file, line = nil, "", 0
 		}
 	}()
-	file, line, fn = g.tab.PCToLine(pc)
+	file, line, fn = tab.PCToLine(pc)
 	return fn, file, line
 }
 
@@ -177,7 +244,11 @@ func (g *goTable) funcAddr(name string) (uint64, bool) {
 	if !g.known {
 		return 0, false
 	}
-	f := g.tab.LookupFunc(name)
+	tab := g.table()
+	if tab == nil {
+		return 0, false
+	}
+	f := tab.LookupFunc(name)
 	if f == nil {
 		return 0, false
 	}
