@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/crashguard/crashguard-go/internal/flightrec"
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
 	"github.com/crashguard/crashguard-go/internal/traceback"
@@ -40,7 +41,40 @@ type Damage struct {
 // panics), as is an empty one (the process died in Start). Anything else in
 // the run file is Damage; when a fatal record exists as well, the report is
 // made of the record alone.
+//
+// It reads the run's evidence first (readEvidence), assembles the outcome
+// from it (assemble: no I/O), then symbolizes the fault's frames from the
+// images on disk and adds the scope file's context.
 func Build(d *runfile.Dead, maxOutput int64) (*Outcome, error) {
+	ev, err := readEvidence(d, maxOutput)
+	if err != nil {
+		return nil, err
+	}
+	out, fault := assemble(ev)
+	if r := out.Report; r != nil {
+		if fault != nil {
+			ev.native.symbolizeFault(r, fault)
+		}
+		readScope(d, r)
+	}
+	return out, nil
+}
+
+// runEvidence is what Build reads of a dead run, all of it before any of
+// it is assembled.
+type runEvidence struct {
+	// id is the run's id.
+	id string
+	// run is the run file's content.
+	run *runfile.Content
+	// native is the flight recorder's content.
+	native *nativeEvidence
+	// suppressed says the suppression marker was beside the run: OS crash
+	// reports were suppressed when the process died.
+	suppressed bool
+}
+
+func readEvidence(d *runfile.Dead, maxOutput int64) (*runEvidence, error) {
 	c, err := d.Read(maxOutput)
 	if err != nil {
 		return nil, err
@@ -49,6 +83,15 @@ func Build(d *runfile.Dead, maxOutput int64) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, err = os.Lstat(d.Path(runfile.SuppressedName))
+	return &runEvidence{id: d.ID, run: c, native: native, suppressed: err == nil}, nil
+}
+
+// assemble makes the outcome of a dead run from its evidence (see Build),
+// and returns the fault record its report carries (nil: none), whose frames
+// are still to be symbolized. Pure: it reads no file.
+func assemble(ev *runEvidence) (*Outcome, *flightrec.Record) {
+	c, native := ev.run, ev.native
 	meta := c.Meta
 	var hints traceback.Hints
 	if meta != nil {
@@ -69,12 +112,12 @@ func Build(d *runfile.Dead, maxOutput int64) (*Outcome, error) {
 	if meta == nil {
 		// The process crashed but its metadata is unreadable: still report
 		// what we have rather than lose the crash.
-		meta = &runfile.Meta{RunID: d.ID}
+		meta = &runfile.Meta{RunID: ev.id}
 	}
 	r := &report.Report{
 		FormatVersion: report.FormatVersion,
 		EventID:       meta.EventID,
-		RunID:         d.ID,
+		RunID:         ev.id,
 		Process:       meta.Process,
 	}
 	if r.EventID == "" {
@@ -93,14 +136,16 @@ func Build(d *runfile.Dead, maxOutput int64) (*Outcome, error) {
 		r.CrashOutputTruncated = c.Truncated
 		fromCrashOutput(r, crash.parsed)
 	}
-	native.merge(r)
-	if !r.OSReportSuppressed && suppressedByOS(d, r) {
+	fault := native.fault(r.Signal)
+	if fault != nil {
+		native.merge(r, fault)
+	}
+	if !r.OSReportSuppressed && ev.suppressed && suppressedByOS(r) {
 		r.OSReportSuppressed = true
 	}
 	markInApp(r)
-	readScope(d, r)
 	out.Report = r
-	return out, nil
+	return out, fault
 }
 
 // fromCrashOutput fills the report from the parsed Go crash output.
@@ -153,13 +198,11 @@ func NewEventID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// suppressedByOS says whether suppression was on when the process died in a
-// way the OS would have reported: a death by signal, which in Go means
-// GOTRACEBACK=crash (the runtime re-raises SIGABRT at SIG_DFL) or a native
-// fault. A plain Go crash exits with status 2 and no OS report either way.
-func suppressedByOS(d *runfile.Dead, r *report.Report) bool {
-	if _, err := os.Lstat(d.Path(runfile.SuppressedName)); err != nil {
-		return false
-	}
+// suppressedByOS says whether, with suppression on when the process died,
+// the OS would have reported the death: a death by signal, which in Go
+// means GOTRACEBACK=crash (the runtime re-raises SIGABRT at SIG_DFL) or a
+// native fault. A plain Go crash exits with status 2 and no OS report
+// either way.
+func suppressedByOS(r *report.Report) bool {
 	return r.Process.Traceback == "crash" || (r.Native != nil && r.Native.Fatal)
 }

@@ -104,27 +104,22 @@ func (n *nativeEvidence) matching(sig *report.Signal) *flightrec.Record {
 	return nil
 }
 
-// merge puts the native evidence into the report: the fault record (fatal or
-// matching the signal line), and the images for symbolication. A report with
-// no crash output becomes a native crash report.
-func (n *nativeEvidence) merge(r *report.Report) {
-	if n.file == nil {
-		return
+// fault returns the record a report of this run carries: the fatal one,
+// else the one the crash output's signal line describes; nil when none.
+func (n *nativeEvidence) fault(sig *report.Signal) *flightrec.Record {
+	if rec := n.fatal(); rec != nil {
+		return rec
 	}
-	rec := n.fatal()
-	if rec == nil {
-		rec = n.matching(r.Signal)
-	}
-	if rec == nil {
-		return
-	}
+	return n.matching(sig)
+}
+
+// merge puts the fault record rec (from fault) into the report with the
+// images for symbolication, its frames left for symbolizeFault. A report
+// with no crash output becomes a native crash report. Pure: no file is
+// opened.
+func (n *nativeEvidence) merge(r *report.Report, rec *flightrec.Record) {
 	h := &n.file.Header
 	r.Images = images(n.file)
-	sym := symbolize.New(r.Images, symbolize.Options{
-		Sentinel: symbolize.Sentinel{Symbol: h.SentinelName, Addr: h.SentinelPC},
-	})
-	defer sym.Close()
-
 	nf := &report.NativeFault{
 		Signal:    rec.Signal,
 		Address:   rec.Addr,
@@ -133,7 +128,6 @@ func (n *nativeEvidence) merge(r *report.Report) {
 		GoThread:  rec.Flags&flightrec.FlagGoThread != 0,
 		Fatal:     rec.Flags&flightrec.FlagFatal != 0,
 		Registers: n.file.RegisterMap(rec),
-		Frames:    sym.Frames(rec.Frames),
 	}
 	if rec.Signal != 0 {
 		nf.SignalName = flightrec.SignalName(h.OS, rec.Signal)
@@ -160,6 +154,17 @@ func (n *nativeEvidence) merge(r *report.Report) {
 		r.Kind = report.KindFault
 		r.Message = nativeMessage(h.OS.GOOS(), nf)
 	}
+}
+
+// symbolizeFault fills the frames of the fault merge put into r from rec's
+// stack, symbolized from the images on disk whose build-id matches.
+func (n *nativeEvidence) symbolizeFault(r *report.Report, rec *flightrec.Record) {
+	h := &n.file.Header
+	sym := symbolize.New(r.Images, symbolize.Options{
+		Sentinel: symbolize.Sentinel{Symbol: h.SentinelName, Addr: h.SentinelPC},
+	})
+	defer sym.Close()
+	r.Native.Frames = sym.Frames(rec.Frames)
 }
 
 // nativeMessage describes a native fault the way the Go runtime's first line

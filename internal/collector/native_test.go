@@ -26,6 +26,8 @@ func TestNativeFatal(t *testing.T) {
 		{"no records", nil, -1},
 		{"handler marked fatal", []flightrec.Record{rec(1, 7, signal|fatal)}, 0},
 		{"merged and recovered", []flightrec.Record{rec(1, 7, mach|signal)}, -1},
+		{"merged, handler marked fatal", []flightrec.Record{rec(1, 7, mach|signal|fatal)}, 0},
+		{"merged fatal over an older Mach-only", []flightrec.Record{rec(1, 8, mach), rec(2, 7, mach|signal|fatal)}, 1},
 		{"Mach only, thread never ran again", []flightrec.Record{rec(1, 7, mach)}, 0},
 		{"Mach only in Go code", []flightrec.Record{rec(1, 7, mach|goCode)}, -1},
 		{"Mach only, the thread faulted again later", []flightrec.Record{rec(1, 7, mach), rec(2, 7, mach|signal)}, -1},
