@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crashguard/crashguard-go/internal/collector"
+	"github.com/crashguard/crashguard-go/internal/flightrec"
 	"github.com/crashguard/crashguard-go/internal/report"
 	"github.com/crashguard/crashguard-go/internal/runfile"
 	"github.com/crashguard/crashguard-go/internal/symbolize"
@@ -144,5 +145,66 @@ func BenchmarkCollectCFault(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/1e6/float64(b.N), "cpu-ms/report")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N), "ms/report")
 		})
+	}
+}
+
+// BenchmarkSymbolizeCFault measures the symbolization alone of the same
+// dead run's fatal record (the frames of collector.Build's native merge),
+// with the system's separate debug files (/usr/lib/debug: libc's, where
+// libc6-dbg is installed, gives libc frames file and line) and without.
+func BenchmarkSymbolizeCFault(b *testing.B) {
+	for _, dirs := range []struct {
+		name string
+		dirs []string
+	}{{"debug-dirs", nil}, {"no-debug-dirs", []string{}}} {
+		for _, mode := range []string{"cold", "warm"} {
+			b.Run(dirs.name+"/"+mode, func(b *testing.B) {
+				id, files := cFaultRun(b)
+				path := filepath.Join(b.TempDir(), "flight")
+				require.NoError(b, os.WriteFile(path, files[id+"."+runfile.FlightName], 0o600))
+				f, err := flightrec.ReadFile(path)
+				require.NoError(b, err)
+				var rec *flightrec.Record
+				for i := range f.Records {
+					if f.Records[i].Flags.Has(flightrec.FlagFatal) {
+						rec = &f.Records[i]
+					}
+				}
+				require.NotNil(b, rec, "a fatal record")
+				var imgs []report.Image
+				for _, im := range f.Images {
+					if !im.Incomplete {
+						imgs = append(imgs, report.Image{Path: im.Path, Base: im.Base, Size: im.Size, IsMain: im.IsMain(),
+							Type: "elf", BuildID: fmt.Sprintf("%x", im.BuildID)})
+					}
+				}
+				opts := symbolize.Options{
+					Sentinel:  symbolize.Sentinel{Symbol: f.Header.SentinelName, Addr: f.Header.SentinelPC},
+					DebugDirs: dirs.dirs,
+				}
+				frames := func() []report.Frame {
+					s := symbolize.New(imgs, opts)
+					defer s.Close()
+					return s.Frames(rec.Frames)
+				}
+				symbolize.ResetCache()
+				if mode == "warm" {
+					frames()
+				}
+				var cpu time.Duration
+				for b.Loop() {
+					if mode == "cold" {
+						symbolize.ResetCache()
+					}
+					start := cpuTime(b)
+					fr := frames()
+					cpu += cpuTime(b) - start
+					if fr[0].Function == "" || fr[0].Line == 0 {
+						b.Fatalf("innermost frame not symbolized: %+v", fr[0])
+					}
+				}
+				b.ReportMetric(float64(cpu.Nanoseconds())/1e6/float64(b.N), "cpu-ms/op")
+			})
+		}
 	}
 }
