@@ -46,6 +46,8 @@ type Guard struct {
 	collectMu sync.Mutex
 
 	suppress suppressionState
+	// lastRunState is LastRun's answer, worked out once (lastrun.go).
+	lastRunState lastRunState
 }
 
 // Layers says which capture layers are active in this process.

@@ -59,6 +59,7 @@ func Install(opts Options) (*Guard, error) {
 	g := install(opts, s)
 	installed = g
 	if g.run != nil {
+		go func() { _, _ = g.noteStart() }() // for LastRun, off Install's path
 		g.startBackground()
 		g.startScope() // the sentry-go scope and runtime, snapshotted beside the run
 		if opts.Monitor {

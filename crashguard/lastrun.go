@@ -97,17 +97,11 @@ type lastRunState struct {
 	startErr error
 }
 
-// lastRuns keeps each Guard's answer (the Guard type has no field for it).
-var lastRuns sync.Map // *Guard → *lastRunState
-
-func lastRunStateOf(g *Guard) *lastRunState {
-	st, _ := lastRuns.LoadOrStore(g, &lastRunState{})
-	return st.(*lastRunState)
-}
+func lastRunStateOf(g *Guard) *lastRunState { return &g.lastRunState }
 
 // noteStart records this run's start in last_start.json, once, keeping
-// the record it replaces for LastRun. LastRun calls it; for every start
-// to be recorded, Install should too, off its own path (go g.noteStart()).
+// the record it replaces for LastRun. Install calls it off its own path,
+// and LastRun before it answers.
 // A Guard that captures nothing (Open) records nothing.
 func (g *Guard) noteStart() (prev *lastStart, err error) {
 	if g == nil || g.disabled || g.s.dir == "" {
@@ -236,22 +230,28 @@ func (o *outboxStore) Put(r *report.Report) error {
 	return err
 }
 
-// writeSmallFile writes v's JSON (tens of bytes) over dir/name in place,
-// in one write: no temp file that a process ending right after Install
-// could leave behind on every start. A torn write reads as damaged, which
-// readJSONFile takes for missing: one start not recorded. dir is
-// crashguard's own (ensureDir): nobody else can plant a link at the name.
+// writeSmallFile writes v's JSON (tens of bytes) to dir/name through a
+// temp file of one fixed name (name+".tmp") and a rename, so a reader sees
+// the old record or the new one, never half of one, even when the process
+// ends mid-write (Install writes it in the background, and a program may
+// exit right after Install). A process that dies before the rename leaves
+// that one temp file, which the next write reuses: nothing accumulates.
+// dir is crashguard's own (ensureDir): nobody else can plant a link there.
 func writeSmallFile(dir, name string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("crashguard: last run: %w", err)
 	}
 	_, werr := f.Write(b)
 	if err := errors.Join(werr, f.Close()); err != nil {
+		return fmt.Errorf("crashguard: last run: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("crashguard: last run: %w", err)
 	}
 	return nil

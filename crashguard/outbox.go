@@ -7,7 +7,8 @@ import (
 	"github.com/crashguard/crashguard-go/internal/outbox"
 )
 
-// outboxStore is the outbox as the Guard uses it.
+// outboxStore is the outbox as the Guard uses it. Its Put (lastrun.go)
+// notes every crash it stores for LastRun, whoever collects it.
 type outboxStore struct{ *outbox.Outbox }
 
 func openOutbox(dir string, logger *slog.Logger, o Options) (*outboxStore, error) {

@@ -15,8 +15,8 @@ import (
 var goBlock = regexp.MustCompile("(?s)```go\n(.*?)```")
 
 // TestREADMEGoBlocksAreCompiledExamples holds every Go block of the README
-// to be, byte for byte, a program under examples/, which go vet and the
-// build compile and the hostile-conditions tests run: what a user copies is
+// to be, byte for byte, a program under examples/ or a part of one, which
+// go vet and the build compile (and the tests run): what a user copies is
 // what is tested.
 func TestREADMEGoBlocksAreCompiledExamples(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
@@ -33,8 +33,18 @@ func TestREADMEGoBlocksAreCompiledExamples(t *testing.T) {
 	require.NotEmpty(t, blocks, "the README has a Usage block")
 	for _, b := range blocks {
 		code := string(b[1])
-		assert.Contains(t, examples, code,
-			"this README Go block is not an example program under examples/ (without its doc comment):\n%s", code)
+		if strings.HasPrefix(code, "package ") {
+			assert.Contains(t, examples, code,
+				"this README program is not an example under examples/ (without its doc comment):\n%s", code)
+			continue
+		}
+		// A fragment (a function, say) must be, line for line, part of an
+		// example program, so that it is compiled as shown.
+		found := false
+		for src := range examples {
+			found = found || strings.Contains(src, code)
+		}
+		assert.True(t, found, "this README Go fragment is not part of any example under examples/:\n%s", code)
 	}
 }
 
