@@ -155,14 +155,46 @@ type settings struct {
 	logger      *slog.Logger
 }
 
-func resolve(o Options) settings {
+// env is what option resolution reads of the process and its environment:
+// osEnv's are the real ones, a test gives its own.
+type env struct {
+	getenv       func(key string) string
+	hostname     func() (string, error)
+	executable   func() (string, error)
+	userCacheDir func() (string, error)
+	tempDir      func() string
+	euid         int
+	buildInfo    func() (*debug.BuildInfo, bool)
+}
+
+func osEnv() env {
+	return env{
+		getenv:   os.Getenv,
+		hostname: os.Hostname,
+		executable: func() (string, error) {
+			if exe, err := os.Executable(); err == nil && exe != "" {
+				return exe, nil
+			}
+			return os.Args[0], nil
+		},
+		userCacheDir: os.UserCacheDir,
+		tempDir:      os.TempDir,
+		euid:         os.Geteuid(),
+		buildInfo:    debug.ReadBuildInfo,
+	}
+}
+
+// resolve resolves o against this process's environment.
+func resolve(o Options) settings { return resolveIn(o, osEnv()) }
+
+func resolveIn(o Options, e env) settings {
 	s := settings{logger: o.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.dsn = o.Sentry.Dsn
 	if s.dsn == "" {
-		s.dsn = os.Getenv("SENTRY_DSN")
+		s.dsn = e.getenv("SENTRY_DSN")
 	}
 	if s.dsn != "" {
 		if _, err := sentry.NewDsn(s.dsn); err != nil {
@@ -172,20 +204,20 @@ func resolve(o Options) settings {
 	}
 	s.release = o.Sentry.Release
 	if s.release == "" {
-		s.release = defaultRelease()
+		s.release = defaultRelease(e)
 	}
 	s.environment = o.Sentry.Environment
 	if s.environment == "" {
-		s.environment = os.Getenv("SENTRY_ENVIRONMENT")
+		s.environment = e.getenv("SENTRY_ENVIRONMENT")
 	}
-	s.hostname, _ = os.Hostname()
+	s.hostname, _ = e.hostname()
 	s.serverName = o.Sentry.ServerName
 	if s.serverName == "" {
 		s.serverName = s.hostname
 	}
-	s.dirs = candidateDirs(o.Dir)
+	s.dirs = candidateDirs(o.Dir, e)
 	s.dir = s.dirs[0]
-	s.traceback = effectiveTraceback(os.Getenv("GOTRACEBACK"), o.Traceback)
+	s.traceback = effectiveTraceback(e.getenv("GOTRACEBACK"), o.Traceback)
 	return s
 }
 
@@ -194,23 +226,20 @@ func resolve(o Options) settings {
 // per-user fallback under os.TempDir, so that a program with no $HOME (a
 // systemd unit, env -i, a container) or a read-only or full configured
 // directory still captures its crashes. Duplicates are left out.
-func candidateDirs(dir string) []string {
-	exe, err := os.Executable()
-	if err != nil || exe == "" {
-		exe = os.Args[0]
-	}
+func candidateDirs(dir string, e env) []string {
+	exe, _ := e.executable()
 	name := filepath.Base(exe)
 	if dir == "" {
-		dir = os.Getenv("CRASHGUARD_DIR")
+		dir = e.getenv("CRASHGUARD_DIR")
 	}
 	if dir == "" {
-		if cache, err := os.UserCacheDir(); err == nil {
+		if cache, err := e.userCacheDir(); err == nil {
 			dir = filepath.Join(cache, "crashguard", name)
 		}
 	}
 	// The uid keeps users apart in a shared /tmp; the directory is checked
 	// like any other (owned by us, 0700), so another user cannot plant it.
-	fallback := filepath.Join(os.TempDir(), fmt.Sprintf("crashguard-%d", os.Geteuid()), name)
+	fallback := filepath.Join(e.tempDir(), fmt.Sprintf("crashguard-%d", e.euid), name)
 	var dirs []string
 	for _, d := range []string{dir, fallback} {
 		if d == "" {
@@ -239,13 +268,13 @@ var releaseEnvs = []string{
 // stamped into the binary. Unlike sentry-go it does not run `git describe`:
 // Install runs at the top of every main and must not spawn a process. Last,
 // the main module's path@version when the binary has a real version.
-func defaultRelease() string {
-	for _, e := range releaseEnvs {
-		if v := os.Getenv(e); v != "" {
+func defaultRelease(e env) string {
+	for _, k := range releaseEnvs {
+		if v := e.getenv(k); v != "" {
 			return v
 		}
 	}
-	info, ok := debug.ReadBuildInfo()
+	info, ok := e.buildInfo()
 	if !ok {
 		return ""
 	}
