@@ -28,12 +28,12 @@ func inflateZlib(in []byte, size uint64) (out []byte, err error) {
 			out, err = nil, fmt.Errorf("zlib: %v", r)
 		}
 	}()
-	d := inflater{in: in[2 : len(in)-4], out: make([]byte, 0, size), size: int(size)}
+	d := inflater{in: in[2 : len(in)-4], out: make([]byte, size)}
 	if err := d.run(); err != nil {
 		return nil, err
 	}
-	if len(d.out) != int(size) {
-		return nil, fmt.Errorf("zlib: %d bytes, the header says %d", len(d.out), size)
+	if d.o != len(d.out) {
+		return nil, fmt.Errorf("zlib: %d bytes, the header says %d", d.o, size)
 	}
 	if adler32.Checksum(d.out) != binary.BigEndian.Uint32(in[len(in)-4:]) {
 		return nil, errors.New("zlib: checksum mismatch")
@@ -104,9 +104,9 @@ type inflater struct {
 	pos  int
 	bits uint64
 	nb   uint
-	over int // zero bytes read past the end
-	out  []byte
-	size int
+	over int    // zero bytes read past the end
+	out  []byte // as long as the header says
+	o    int    // bytes written to out
 	lit  huffman
 	dist huffman
 }
@@ -218,10 +218,10 @@ func (d *inflater) stored() error {
 		return errors.New("zlib: bad stored block length")
 	}
 	d.pos += 4
-	if d.pos+n > len(d.in) || len(d.out)+n > d.size {
+	if d.pos+n > len(d.in) || d.o+n > len(d.out) {
 		return errors.New("zlib: bad stored block")
 	}
-	d.out = append(d.out, d.in[d.pos:d.pos+n]...)
+	d.o += copy(d.out[d.o:], d.in[d.pos:d.pos+n])
 	d.pos += n
 	return nil
 }
@@ -314,29 +314,49 @@ func (d *inflater) dynamic() error {
 }
 
 func (d *inflater) codes() error {
+	// The bit buffer and output position live in locals here, the loop
+	// that runs once per symbol of the stream.
+	in, out := d.in, d.out
+	bits, nb, pos, o := d.bits, d.nb, d.pos, d.o
+	defer func() { d.bits, d.nb, d.pos, d.o = bits, nb, pos, o }()
+	slow := func(h *huffman) (int, error) {
+		d.bits, d.nb = bits, nb
+		s, err := d.sym(h)
+		bits, nb = d.bits, d.nb
+		return s, err
+	}
 	for {
-		if d.nb < 48 {
-			d.refill()
-			if d.over > 8 {
-				return errors.New("zlib: truncated")
+		if nb < 48 {
+			if pos+8 <= len(in) {
+				bits |= binary.LittleEndian.Uint64(in[pos:]) << nb
+				pos += int(63-nb) >> 3
+				nb |= 56
+			} else {
+				d.bits, d.nb, d.pos = bits, nb, pos
+				d.refill()
+				bits, nb, pos = d.bits, d.nb, d.pos
+				if d.over > 8 {
+					return errors.New("zlib: truncated")
+				}
 			}
 		}
 		var s int
-		if e := d.lit.fast[d.bits&(1<<huffFast-1)]; e != 0 {
-			d.bits >>= e & 15
-			d.nb -= uint(e & 15)
+		if e := d.lit.fast[bits&(1<<huffFast-1)]; e != 0 {
+			bits >>= e & 15
+			nb -= uint(e & 15)
 			s = int(e >> 4)
 		} else {
 			var err error
-			if s, err = d.sym(&d.lit); err != nil {
+			if s, err = slow(&d.lit); err != nil {
 				return err
 			}
 		}
 		if s < 256 {
-			if len(d.out) >= d.size {
+			if o >= len(out) {
 				return errors.New("zlib: longer than its header says")
 			}
-			d.out = append(d.out, byte(s))
+			out[o] = byte(s)
+			o++
 			continue
 		}
 		if s == 256 {
@@ -346,37 +366,35 @@ func (d *inflater) codes() error {
 		if s >= 29 {
 			return errors.New("zlib: bad length code")
 		}
-		n := int(lenBase[s]) + int(d.bits&(1<<lenExtra[s]-1))
-		d.bits >>= lenExtra[s]
-		d.nb -= uint(lenExtra[s])
+		n := int(lenBase[s]) + int(bits&(1<<lenExtra[s]-1))
+		bits >>= lenExtra[s]
+		nb -= uint(lenExtra[s])
 		var ds int
-		if e := d.dist.fast[d.bits&(1<<huffFast-1)]; e != 0 {
-			d.bits >>= e & 15
-			d.nb -= uint(e & 15)
+		if e := d.dist.fast[bits&(1<<huffFast-1)]; e != 0 {
+			bits >>= e & 15
+			nb -= uint(e & 15)
 			ds = int(e >> 4)
 		} else {
 			var err error
-			if ds, err = d.sym(&d.dist); err != nil {
+			if ds, err = slow(&d.dist); err != nil {
 				return err
 			}
 		}
 		if ds >= 30 {
 			return errors.New("zlib: bad distance code")
 		}
-		dist := int(dstBase[ds]) + int(d.bits&(1<<dstExtra[ds]-1))
-		d.bits >>= dstExtra[ds]
-		d.nb -= uint(dstExtra[ds])
-		end := len(d.out)
-		if dist > end || end+n > d.size {
+		dist := int(dstBase[ds]) + int(bits&(1<<dstExtra[ds]-1))
+		bits >>= dstExtra[ds]
+		nb -= uint(dstExtra[ds])
+		if dist > o || n > len(out)-o {
 			return errors.New("zlib: bad distance or length")
 		}
-		if dist >= n {
-			d.out = append(d.out, d.out[end-dist:end-dist+n]...)
-			continue
+		// Copy from dist back; when the source overlaps the destination,
+		// every copy doubles what the next can read.
+		dst := out[o : o+n]
+		for w := 0; w < n; {
+			w += copy(dst[w:], out[o-dist:o+w])
 		}
-		d.out = d.out[:end+n]
-		for i := end; i < end+n; i++ {
-			d.out[i] = d.out[i-dist]
-		}
+		o += n
 	}
 }
