@@ -211,3 +211,44 @@ func TestGoTextSizeFromHeader(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestELFSymtabAsDebugELF: .symtab read directly gives the very symbols and
+// anchors that debug/elf's Symbols does.
+func TestELFSymtabAsDebugELF(t *testing.T) {
+	files := []string{
+		goProg(t, "cgo-pie", true, "", "", "-buildmode=pie"),
+		goProg(t, "cgo-exe", true, "", ""),
+		goProg(t, "go-exe", false, "", ""),
+		cLib(t),
+	}
+	if id, err := BuildID("/lib/x86_64-linux-gnu/libc.so.6"); err == nil {
+		h := hex.EncodeToString(id)
+		if p := filepath.Join("/usr/lib/debug/.build-id", h[:2], h[2:]+".debug"); fileExists(p) {
+			files = append(files, p)
+		}
+	}
+	for _, file := range files {
+		f, err := elf.Open(file)
+		require.NoError(t, err)
+		raw, anchors, ok := elfSymtab(f)
+		require.True(t, ok, file)
+		syms, err := f.Symbols()
+		require.NoError(t, err)
+		wantRaw, wantAnchors := functionSymbols(f, syms)
+		assert.Equal(t, wantRaw, raw, file)
+		assert.Equal(t, wantAnchors, anchors, file)
+		require.NotEmpty(t, raw)
+		f.Close()
+	}
+	// A stripped file has no .symtab: debug/elf's .dynsym path serves it.
+	f, err := elf.Open(stripped(t, cLib(t)))
+	require.NoError(t, err)
+	defer f.Close()
+	_, _, ok := elfSymtab(f)
+	assert.False(t, ok)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -220,11 +220,21 @@ func debugFile(id []byte, dirs []string) (*elf.File, io.Closer) {
 // there), the addresses of the Go text anchors among them, and whether
 // they came from .symtab.
 func elfSymbols(f *elf.File) ([]rawSym, map[string]uint64, bool) {
+	if raw, anchors, ok := elfSymtab(f); ok {
+		return raw, anchors, true
+	}
 	syms, err := f.Symbols()
 	full := err == nil && len(syms) > 0
 	if !full {
 		syms, _ = f.DynamicSymbols()
 	}
+	raw, anchors := functionSymbols(f, syms)
+	return raw, anchors, full
+}
+
+// functionSymbols keeps the function symbols of syms that elfSymbols
+// returns.
+func functionSymbols(f *elf.File, syms []elf.Symbol) ([]rawSym, map[string]uint64) {
 	anchors := map[string]uint64{}
 	var raw []rawSym
 	for _, s := range syms {
@@ -257,7 +267,99 @@ func elfSymbols(f *elf.File) ([]rawSym, map[string]uint64, bool) {
 		}
 		raw = append(raw, rawSym{name: s.Name, addr: s.Value, size: s.Size, limit: sec.Addr + sec.Size, rank: rank})
 	}
-	return raw, anchors, full
+	return raw, anchors
+}
+
+// elfSymtab reads .symtab as elfSymbols does through debug/elf's Symbols,
+// without a string allocated per symbol: the names are substrings of one
+// copy of the string table (a Go binary has tens of thousands of symbols,
+// and this runs for every image opened cold). ok is false when the file
+// has no .symtab, or one this does not read (debug/elf then does).
+func elfSymtab(f *elf.File) (raw []rawSym, anchors map[string]uint64, ok bool) {
+	var symSec *elf.Section
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_SYMTAB {
+			symSec = s
+			break
+		}
+	}
+	if symSec == nil || symSec.Flags&elf.SHF_COMPRESSED != 0 || symSec.Link == 0 || int(symSec.Link) >= len(f.Sections) {
+		return nil, nil, false
+	}
+	strSec := f.Sections[symSec.Link]
+	if strSec.Flags&elf.SHF_COMPRESSED != 0 {
+		return nil, nil, false
+	}
+	size := 24
+	if f.Class == elf.ELFCLASS32 {
+		size = 16
+	} else if f.Class != elf.ELFCLASS64 {
+		return nil, nil, false
+	}
+	data, err := symSec.Data()
+	if err != nil || len(data)%size != 0 || len(data) <= size {
+		return nil, nil, false
+	}
+	strData, err := strSec.Data()
+	if err != nil {
+		return nil, nil, false
+	}
+	strtab := string(strData)
+	order := f.ByteOrder
+	anchors = map[string]uint64{}
+	for off := size; off < len(data); off += size { // entry 0 is the null symbol
+		e := data[off : off+size]
+		var nameOff uint32
+		var info uint8
+		var shndx uint16
+		var value, sz uint64
+		if size == 24 {
+			nameOff, info, shndx = order.Uint32(e), e[4], order.Uint16(e[6:])
+			value, sz = order.Uint64(e[8:]), order.Uint64(e[16:])
+		} else {
+			nameOff, value, sz = order.Uint32(e), uint64(order.Uint32(e[4:])), uint64(order.Uint32(e[8:]))
+			info, shndx = e[12], order.Uint16(e[14:])
+		}
+		typ := elf.ST_TYPE(info)
+		if typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC {
+			continue
+		}
+		sect := elf.SectionIndex(shndx)
+		if sect == elf.SHN_UNDEF || sect >= elf.SHN_LORESERVE || int(sect) >= len(f.Sections) {
+			continue
+		}
+		sec := f.Sections[sect]
+		if sec.Flags&elf.SHF_EXECINSTR == 0 {
+			continue
+		}
+		if int(nameOff) >= len(strtab) {
+			return nil, nil, false
+		}
+		name := strtab[nameOff:]
+		if end := strings.IndexByte(name, 0); end >= 0 {
+			name = name[:end]
+		} else {
+			name = "" // as debug/elf names an unterminated string
+		}
+		if isAnchor(name) {
+			anchors[name] = value
+		}
+		if goMarkers[name] {
+			continue
+		}
+		rank := 0
+		if sz > 0 {
+			rank += 4
+		}
+		switch elf.ST_BIND(info) {
+		case elf.STB_GLOBAL:
+			rank += 2
+		case elf.STB_WEAK:
+			rank++
+		}
+		raw = append(raw, rawSym{name: name, addr: value, size: sz, limit: sec.Addr + sec.Size, rank: rank})
+	}
+	return raw, anchors, true
 }
 
 // hasELFDWARF reports whether f has line tables small enough to load.
