@@ -32,21 +32,42 @@
 
 static const int cg_sigs[CG_NSIG] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGSYS};
 
-/* The replaced sigactions. Written before our handler is installed for the
- * slot and never changed while it may run. */
-static struct sigaction g_old[CG_NSIG];
-/* Our handler may run for slot i (and g_old[i] is valid). Never cleared:
- * a handler already running may still chain after an uninstall. */
-static _Atomic int g_slot_installed[CG_NSIG];
-/* Our handler is still reachable for slot i: installed, or left in place
- * under a handler someone installed after ours (which may chain to it). */
-static _Atomic int g_slot_in_chain[CG_NSIG];
-static _Atomic int g_installed;
-static _Atomic uint32_t g_chains_to_go;
-static _Atomic int g_library;
-static _Atomic int g_suppress;
-/* darwin: the Mach exception layer is installed and serving. */
-static _Atomic int g_mach_layer;
+/* ---- Globals ----
+ * The signal chain's state, in one place (the Linux re-entrancy guard is
+ * per thread: cg_tls_in_handler, below). */
+
+#if defined(__APPLE__)
+#define CG_GUARD_SLOTS 64
+#endif
+
+static struct {
+    /* The replaced sigactions. Written before our handler is installed for
+     * the slot and never changed while it may run. */
+    struct sigaction old[CG_NSIG];
+    /* Our handler may run for slot i (and old[i] is valid). Never cleared:
+     * a handler already running may still chain after an uninstall. */
+    _Atomic int slot_installed[CG_NSIG];
+    /* Our handler is still reachable for slot i: installed, or left in
+     * place under a handler someone installed after ours (which may chain
+     * to it). */
+    _Atomic int slot_in_chain[CG_NSIG];
+    /* cg_signals_install ran and no uninstall since. */
+    _Atomic int installed;
+    /* The fork handler is registered (once per process). */
+    _Atomic int atfork_registered;
+    /* cg_set_chain_info: bit i when slot i chains to Go's handler; library
+     * (c-shared/c-archive) disarms the "known fatal" rule. */
+    _Atomic uint32_t chains_to_go;
+    _Atomic int library;
+    /* cg_set_suppress_mode. */
+    _Atomic int suppress;
+    /* darwin: the Mach exception layer is installed and serving. */
+    _Atomic int mach_layer;
+#if defined(__APPLE__)
+    /* The re-entrancy guard's table of thread ids in the handler. */
+    _Atomic uint64_t guard[CG_GUARD_SLOTS];
+#endif
+} g_state;
 
 int cg_signal_number(int slot) { return slot >= 0 && slot < CG_NSIG ? cg_sigs[slot] : 0; }
 
@@ -58,15 +79,15 @@ static int slot_of(int sig) {
 }
 
 void cg_set_chain_info(uint32_t mask, int library) {
-    atomic_store(&g_chains_to_go, mask);
-    atomic_store(&g_library, library != 0);
+    atomic_store(&g_state.chains_to_go, mask);
+    atomic_store(&g_state.library, library != 0);
 }
 
-void cg_set_suppress_mode(int mode) { atomic_store(&g_suppress, mode); }
+void cg_set_suppress_mode(int mode) { atomic_store(&g_state.suppress, mode); }
 
-void cg_set_mach_layer(int on) { atomic_store(&g_mach_layer, on != 0); }
+void cg_set_mach_layer(int on) { atomic_store(&g_state.mach_layer, on != 0); }
 
-int cg_suppress_mode(void) { return atomic_load(&g_suppress); }
+int cg_suppress_mode(void) { return atomic_load(&g_state.suppress); }
 
 /* Go gives every thread it creates (and every C thread while it runs Go
  * code) an alternate signal stack; threads created in C normally have none.
@@ -91,18 +112,15 @@ static int has_altstack(void) {
 #if defined(__APPLE__)
 /* darwin's __thread is lazily allocated (dyld's tlv_get_addr mallocs a
  * thread's block on its first access: not async-signal-safe): a table of
- * thread ids currently in the handler instead. */
-#define CG_GUARD_SLOTS 64
-static _Atomic uint64_t g_guard[CG_GUARD_SLOTS];
-
+ * thread ids currently in the handler instead (g_state.guard). */
 static int guard_enter(uint64_t tid, int *slot) {
     *slot = -1;
     for (int i = 0; i < CG_GUARD_SLOTS; i++)
-        if (atomic_load(&g_guard[i]) == tid)
+        if (atomic_load(&g_state.guard[i]) == tid)
             return 0;
     for (int i = 0; i < CG_GUARD_SLOTS; i++) {
         uint64_t empty = 0;
-        if (atomic_compare_exchange_strong(&g_guard[i], &empty, tid)) {
+        if (atomic_compare_exchange_strong(&g_state.guard[i], &empty, tid)) {
             *slot = i;
             return 1;
         }
@@ -112,7 +130,7 @@ static int guard_enter(uint64_t tid, int *slot) {
 
 static void guard_leave(int slot) {
     if (slot >= 0)
-        atomic_store(&g_guard[slot], 0);
+        atomic_store(&g_state.guard[slot], 0);
 }
 #else
 static __thread volatile int cg_tls_in_handler __attribute__((tls_model("initial-exec")));
@@ -182,14 +200,14 @@ static uint32_t fault_flags(int slot, int sig, int code, siginfo_t *info, int go
         flags |= CG_FLAG_GO_THREAD;
     if (from_user)
         flags |= CG_FLAG_FROM_USER;
-    int armed = !atomic_load_explicit(&g_library, memory_order_relaxed) &&
-                (atomic_load_explicit(&g_chains_to_go, memory_order_relaxed) >> slot & 1);
+    int armed = !atomic_load_explicit(&g_state.library, memory_order_relaxed) &&
+                (atomic_load_explicit(&g_state.chains_to_go, memory_order_relaxed) >> slot & 1);
     /* SI_USER is "sent" on both systems (0 on Linux, 0x10001 on darwin). */
     int fatal = cg_known_fatal(sig, from_user ? SI_USER : code, cg_raised_by_self(sig, info),
                                go_code, armed);
     if (fatal)
         flags |= CG_FLAG_FATAL;
-    *suppress = fatal && !go_thread && atomic_load(&g_suppress) == 1;
+    *suppress = fatal && !go_thread && atomic_load(&g_state.suppress) == 1;
     if (*suppress)
         flags |= CG_FLAG_SUPPRESSED_EXIT;
     return flags;
@@ -224,7 +242,7 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
         if (!from_user)
             merged = cg_merge_into_mach(rec, tid, t0, sig, code, fault_addr, flags);
         if (!merged && !from_user &&
-            !cg_darwin_cpu_fault(sig, atomic_load(&g_mach_layer), merged)) {
+            !cg_darwin_cpu_fault(sig, atomic_load(&g_state.mach_layer), merged)) {
             from_user = 1;
             flags = fault_flags(slot, sig, code, info, go_code, go_thread, 1, &suppress);
         }
@@ -257,7 +275,7 @@ static int on_fault(int slot, int sig, siginfo_t *info, void *uctx, int64_t t0) 
 /* ---- Chaining ---- */
 
 static void chain(int slot, int sig, siginfo_t *info, void *uctx) {
-    const struct sigaction *old = &g_old[slot];
+    const struct sigaction *old = &g_state.old[slot];
     int siginfo = (old->sa_flags & SA_SIGINFO) != 0;
     void (*h)(int) = old->sa_handler;
     int code = info != NULL ? info->si_code : 0;
@@ -304,8 +322,9 @@ static void cg_handler(int sig, siginfo_t *info, void *uctx) {
     int guard_slot;
     if (!guard_enter(cg_thread_id(), &guard_slot))
         die_by(sig);
-    /* g_slot_installed is never cleared: read once. */
-    int ours = slot >= 0 && atomic_load_explicit(&g_slot_installed[slot], memory_order_acquire);
+    /* g_state.slot_installed is never cleared: read once. */
+    int ours =
+        slot >= 0 && atomic_load_explicit(&g_state.slot_installed[slot], memory_order_acquire);
     int exit_status = ours ? on_fault(slot, sig, info, uctx, t0) : 0;
     guard_leave(guard_slot);
 
@@ -326,35 +345,33 @@ static void after_fork_child(void) {
     cg_set_self_pid((int)getpid());
 }
 
-static _Atomic int g_atfork_registered;
-
 static int is_ours(const struct sigaction *sa) {
     return (sa->sa_flags & SA_SIGINFO) != 0 && sa->sa_sigaction == cg_handler;
 }
 
 int cg_signals_install(uint64_t *prev) {
     int expected = 0;
-    if (!atomic_compare_exchange_strong(&g_installed, &expected, 1))
+    if (!atomic_compare_exchange_strong(&g_state.installed, &expected, 1))
         return EALREADY;
     cg_os_init();
     cg_set_self_pid((int)getpid());
     int unregistered = 0;
-    if (atomic_compare_exchange_strong(&g_atfork_registered, &unregistered, 1))
+    if (atomic_compare_exchange_strong(&g_state.atfork_registered, &unregistered, 1))
         pthread_atfork(NULL, NULL, after_fork_child);
 
     for (int i = 0; i < CG_NSIG; i++) {
         struct sigaction old;
         if (sigaction(cg_sigs[i], NULL, &old) != 0)
             goto fail;
-        if (atomic_load(&g_slot_in_chain[i]) || is_ours(&old)) {
+        if (atomic_load(&g_state.slot_in_chain[i]) || is_ours(&old)) {
             /* An earlier uninstall left ours in place under another
              * handler. Installing again on top would make the chain a loop
              * (ours -> theirs -> ours -> ...): keep the chain as it is. */
-            atomic_store(&g_slot_in_chain[i], 1);
-            prev[i] = (uint64_t)(uintptr_t)g_old[i].sa_handler;
+            atomic_store(&g_state.slot_in_chain[i], 1);
+            prev[i] = (uint64_t)(uintptr_t)g_state.old[i].sa_handler;
             continue;
         }
-        g_old[i] = old;
+        g_state.old[i] = old;
         prev[i] = (uint64_t)(uintptr_t)old.sa_handler;
 
         struct sigaction sa;
@@ -376,10 +393,10 @@ int cg_signals_install(uint64_t *prev) {
         for (int j = 0; j < CG_NSIG; j++)
             sigaddset(&sa.sa_mask, cg_sigs[j]);
 #endif
-        atomic_store_explicit(&g_slot_installed[i], 1, memory_order_release);
+        atomic_store_explicit(&g_state.slot_installed[i], 1, memory_order_release);
         if (sigaction(cg_sigs[i], &sa, NULL) != 0)
             goto fail;
-        atomic_store(&g_slot_in_chain[i], 1);
+        atomic_store(&g_state.slot_in_chain[i], 1);
     }
     return 0;
 fail:;
@@ -390,18 +407,18 @@ fail:;
 
 int cg_signals_uninstall(void) {
     for (int i = 0; i < CG_NSIG; i++) {
-        if (!atomic_load(&g_slot_in_chain[i]))
+        if (!atomic_load(&g_state.slot_in_chain[i]))
             continue;
         struct sigaction cur;
         if (sigaction(cg_sigs[i], NULL, &cur) == 0 && is_ours(&cur) &&
-            sigaction(cg_sigs[i], &g_old[i], NULL) == 0) {
-            /* g_old[i] stays valid: a handler already running may still
-             * chain through it. */
-            atomic_store(&g_slot_in_chain[i], 0);
+            sigaction(cg_sigs[i], &g_state.old[i], NULL) == 0) {
+            /* g_state.old[i] stays valid: a handler already running may
+             * still chain through it. */
+            atomic_store(&g_state.slot_in_chain[i], 0);
         }
         /* Otherwise someone installed a handler after ours and may chain to
          * it: leave ours (and its saved chain) in place. */
     }
-    atomic_store(&g_installed, 0);
+    atomic_store(&g_state.installed, 0);
     return 0;
 }

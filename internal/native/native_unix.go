@@ -52,30 +52,10 @@ func Install(recorderPath string, opts Options) (*Layers, error) {
 		logf = func(string, ...any) {}
 	}
 
-	f, err := os.OpenFile(recorderPath, os.O_RDWR|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, fmt.Errorf("native: open recorder: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("native: stat recorder: %w", err)
-	}
-	head := make([]byte, flightrec.HeaderSize)
-	if _, err := io.ReadFull(f, head); err != nil {
-		return nil, fmt.Errorf("native: read recorder header: %w", err)
-	}
-	h, err := flightrec.DecodeHeader(head)
-	if err != nil {
-		return nil, fmt.Errorf("native: %w", err)
-	}
-	if want := flightrec.FileSize(h.RecordCount, h.ImageCapacity); st.Size() != int64(want) {
-		return nil, fmt.Errorf("native: recorder is %d bytes, header says %d: %w", st.Size(), want, flightrec.ErrTruncated)
-	}
-
 	lo, hi := goText()
-	if rc := C.cg_recorder_attach(C.int(f.Fd()), C.uint64_t(st.Size()), C.uint64_t(lo), C.uint64_t(hi)); rc != 0 {
-		return nil, fmt.Errorf("native: map recorder: %w", syscall.Errno(rc))
+	imageCapacity, err := mapRecorder(recorderPath, lo, hi)
+	if err != nil {
+		return nil, err
 	}
 	nimages := int(C.cg_api_scan_images())
 
@@ -84,35 +64,29 @@ func Install(recorderPath string, opts Options) (*Layers, error) {
 		C.cg_recorder_detach()
 		return nil, fmt.Errorf("native: install signal handlers: %w", syscall.Errno(rc))
 	}
+	replaced := make([]replacedHandler, C.CG_NSIG)
+	for i := range replaced {
+		replaced[i] = replacedHandler{syscall.Signal(C.cg_signal_number(C.int(i))), handlerName(uintptr(prev[i]))}
+	}
+	chain := classifyHandlers(replaced)
 	l := &Layers{
 		SignalChain:   true,
+		Signals:       chain.signals,
+		PrevHandlers:  chain.names,
+		ChainsToGo:    chain.allGo,
 		Recorder:      recorderPath,
 		Images:        nimages,
 		GoTextStart:   lo,
 		GoTextEnd:     hi,
 		LibraryMode:   isLibrary(),
-		PrevHandlers:  map[syscall.Signal]string{},
 		SuppressMode:  opts.SuppressMode,
-		ChainsToGo:    true,
-		ImageCapacity: h.ImageCapacity,
-	}
-	var mask uint32
-	for i := 0; i < C.CG_NSIG; i++ {
-		sig := syscall.Signal(C.cg_signal_number(C.int(i)))
-		l.Signals = append(l.Signals, sig)
-		name := handlerName(uintptr(prev[i]))
-		l.PrevHandlers[sig] = name
-		if isGoHandler(name) {
-			mask |= 1 << i
-		} else {
-			l.ChainsToGo = false
-		}
+		ImageCapacity: imageCapacity,
 	}
 	lib := 0
 	if l.LibraryMode {
 		lib = 1
 	}
-	C.cg_set_chain_info(C.uint32_t(mask), C.int(lib))
+	C.cg_set_chain_info(C.uint32_t(chain.goMask), C.int(lib))
 	SetSuppressMode(opts.SuppressMode)
 
 	layers := flightrec.LayerSignalChain
@@ -136,6 +110,70 @@ func Install(recorderPath string, opts Options) (*Layers, error) {
 	C.cg_api_set_layers(C.uint32_t(layers))
 	installed = true
 	return l, nil
+}
+
+// mapRecorder checks that the file at path is a whole flight recorder
+// (flightrec's header, and the size it gives) and maps it as the active
+// recorder, with [lo, hi) as the Go text. It returns the recorder's image
+// capacity.
+func mapRecorder(path string, lo, hi uintptr) (imageCapacity int, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, fmt.Errorf("native: open recorder: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("native: stat recorder: %w", err)
+	}
+	head := make([]byte, flightrec.HeaderSize)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return 0, fmt.Errorf("native: read recorder header: %w", err)
+	}
+	h, err := flightrec.DecodeHeader(head)
+	if err != nil {
+		return 0, fmt.Errorf("native: %w", err)
+	}
+	if want := flightrec.FileSize(h.RecordCount, h.ImageCapacity); st.Size() != int64(want) {
+		return 0, fmt.Errorf("native: recorder is %d bytes, header says %d: %w", st.Size(), want, flightrec.ErrTruncated)
+	}
+	if rc := C.cg_recorder_attach(C.int(f.Fd()), C.uint64_t(st.Size()), C.uint64_t(lo), C.uint64_t(hi)); rc != 0 {
+		return 0, fmt.Errorf("native: map recorder: %w", syscall.Errno(rc))
+	}
+	return h.ImageCapacity, nil
+}
+
+// replacedHandler is the handler Install replaced for one hooked signal,
+// named by handlerName.
+type replacedHandler struct {
+	sig  syscall.Signal
+	name string
+}
+
+// handlerChain is what the replaced handlers say about the chain.
+type handlerChain struct {
+	signals []syscall.Signal
+	names   map[syscall.Signal]string
+	// goMask has bit i set when slot i's replaced handler is the Go
+	// runtime's: only for those does the handler mark a fault it knows
+	// kills the process fatal (cg_set_chain_info). allGo: every one is.
+	goMask uint32
+	allGo  bool
+}
+
+// classifyHandlers classifies the replaced handlers, given in slot order.
+func classifyHandlers(replaced []replacedHandler) handlerChain {
+	c := handlerChain{names: map[syscall.Signal]string{}, allGo: true}
+	for i, r := range replaced {
+		c.signals = append(c.signals, r.sig)
+		c.names[r.sig] = r.name
+		if isGoHandler(r.name) {
+			c.goMask |= 1 << i
+		} else {
+			c.allGo = false
+		}
+	}
+	return c
 }
 
 // Uninstall restores the handlers Install replaced (where nobody replaced
