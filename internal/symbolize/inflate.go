@@ -315,16 +315,12 @@ func (d *inflater) dynamic() error {
 
 func (d *inflater) codes() error {
 	// The bit buffer and output position live in locals here, the loop
-	// that runs once per symbol of the stream.
+	// that runs once per symbol of the stream (no closure or defer takes
+	// their address, so they stay in registers); d is updated on return
+	// and around the rare calls that use it.
 	in, out := d.in, d.out
 	bits, nb, pos, o := d.bits, d.nb, d.pos, d.o
-	defer func() { d.bits, d.nb, d.pos, d.o = bits, nb, pos, o }()
-	slow := func(h *huffman) (int, error) {
-		d.bits, d.nb = bits, nb
-		s, err := d.sym(h)
-		bits, nb = d.bits, d.nb
-		return s, err
-	}
+	var err error
 	for {
 		if nb < 48 {
 			if pos+8 <= len(in) {
@@ -336,7 +332,8 @@ func (d *inflater) codes() error {
 				d.refill()
 				bits, nb, pos = d.bits, d.nb, d.pos
 				if d.over > 8 {
-					return errors.New("zlib: truncated")
+					err = errors.New("zlib: truncated")
+					break
 				}
 			}
 		}
@@ -346,25 +343,29 @@ func (d *inflater) codes() error {
 			nb -= uint(e & 15)
 			s = int(e >> 4)
 		} else {
-			var err error
-			if s, err = slow(&d.lit); err != nil {
-				return err
+			d.bits, d.nb = bits, nb
+			s, err = d.sym(&d.lit)
+			bits, nb = d.bits, d.nb
+			if err != nil {
+				break
 			}
 		}
 		if s < 256 {
 			if o >= len(out) {
-				return errors.New("zlib: longer than its header says")
+				err = errors.New("zlib: longer than its header says")
+				break
 			}
 			out[o] = byte(s)
 			o++
 			continue
 		}
 		if s == 256 {
-			return nil
+			break
 		}
 		s -= 257
 		if s >= 29 {
-			return errors.New("zlib: bad length code")
+			err = errors.New("zlib: bad length code")
+			break
 		}
 		n := int(lenBase[s]) + int(bits&(1<<lenExtra[s]-1))
 		bits >>= lenExtra[s]
@@ -375,19 +376,23 @@ func (d *inflater) codes() error {
 			nb -= uint(e & 15)
 			ds = int(e >> 4)
 		} else {
-			var err error
-			if ds, err = slow(&d.dist); err != nil {
-				return err
+			d.bits, d.nb = bits, nb
+			ds, err = d.sym(&d.dist)
+			bits, nb = d.bits, d.nb
+			if err != nil {
+				break
 			}
 		}
 		if ds >= 30 {
-			return errors.New("zlib: bad distance code")
+			err = errors.New("zlib: bad distance code")
+			break
 		}
 		dist := int(dstBase[ds]) + int(bits&(1<<dstExtra[ds]-1))
 		bits >>= dstExtra[ds]
 		nb -= uint(dstExtra[ds])
 		if dist > o || n > len(out)-o {
-			return errors.New("zlib: bad distance or length")
+			err = errors.New("zlib: bad distance or length")
+			break
 		}
 		// Copy from dist back; when the source overlaps the destination,
 		// every copy doubles what the next can read.
@@ -397,4 +402,6 @@ func (d *inflater) codes() error {
 		}
 		o += n
 	}
+	d.bits, d.nb, d.pos, d.o = bits, nb, pos, o
+	return err
 }
