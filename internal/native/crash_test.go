@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crashguard/crashguard-go/internal/flightrec"
+	"github.com/crashguard/crashguard-go/internal/native/nativetest"
 )
 
 // Every crashing child gets this long; a hang fails the test.
@@ -360,6 +361,11 @@ func TestFaultInsideHandler(t *testing.T) {
 			status, stderr := runChildCmd(t, cmd)
 			require.NoError(t, ctx.Err(), "child hung")
 			assert.Equal(t, "signal segmentation fault", status, stderr)
+			if role == "handler-fault-reentered" {
+				// The fault, then the fault inside the handler, whose
+				// guard ends the process at once.
+				assert.Equal(t, 2, strings.Count(stderr, nativetest.HandlerEntry), "entries into the handler")
+			}
 		})
 	}
 }

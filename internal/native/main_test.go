@@ -59,9 +59,16 @@ func runChild(role string) int {
 	case "reinstall-under-foreign":
 		return reinstallUnderForeign(dir)
 	case "handler-fault-blocked", "handler-fault-reentered":
-		if err := nativetest.BreakRecorder(syscall.SIGSEGV, role == "handler-fault-reentered"); err != nil {
+		reentered := role == "handler-fault-reentered"
+		if err := nativetest.BreakRecorder(syscall.SIGSEGV, reentered); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 74
+		}
+		if reentered {
+			if err := nativetest.CountHandlerEntries(syscall.SIGSEGV); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 75
+			}
 		}
 	default:
 		fmt.Fprintf(os.Stderr, "unknown child role %q\n", role)

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Walks the stack from this function's own frame. */
 __attribute__((noinline)) uint32_t cg_test_unwind_here(uint64_t *frames, uint32_t max) {
@@ -90,6 +91,32 @@ int cg_test_break_recorder(int sig, int unblock) {
         rec->hdr = (cg_header *)16;
     cg_writer_leave();
     return rec != NULL ? 0 : -1;
+}
+
+/* Counts entries into the handler of sig: a handler installed on top that
+ * writes CG_TEST_ENTRY to stderr and calls the one it replaced, with sig
+ * unblocked (SA_NODEFER). With the recorder broken, a working re-entrancy
+ * guard makes that two entries (the fault, then the fault inside the
+ * handler, which ends the process); without one the handler recurses until
+ * its stack runs out. */
+#define CG_TEST_ENTRY "nativetest: handler entry\n"
+static struct sigaction g_counted_old;
+
+static void counting_handler(int sig, siginfo_t *info, void *uctx) {
+    ssize_t n = write(2, CG_TEST_ENTRY, sizeof CG_TEST_ENTRY - 1);
+    (void)n;
+    g_counted_old.sa_sigaction(sig, info, uctx);
+}
+
+int cg_test_count_entries(int sig) {
+    if (sigaction(sig, NULL, &g_counted_old) != 0 || !(g_counted_old.sa_flags & SA_SIGINFO))
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = counting_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
 }
 
 /* A third-party handler installed after ours that chains to whatever it

@@ -34,6 +34,7 @@ int64_t cg_test_write_record(uint32_t flags, int complete);
 int cg_test_merge_signal_into_mach(uint64_t thread_id, int64_t now_ns, int sig, int code,
                                    uint64_t addr, uint32_t flags);
 int cg_test_break_recorder(int sig, int unblock);
+int cg_test_count_entries(int sig);
 int cg_test_install_foreign(int sig);
 int cg_test_foreign_calls(void);
 int cg_test_cfi_addrs(uint64_t *out, int max);
@@ -206,6 +207,19 @@ func DarwinCPUFault(machLayer, merged bool) bool {
 func BreakRecorder(sig syscall.Signal, unblock bool) error {
 	if C.cg_test_break_recorder(C.int(sig), cBool(unblock)) != 0 {
 		return errors.New("nativetest: no recorder attached, or sigaction failed")
+	}
+	return nil
+}
+
+// HandlerEntry is the line CountHandlerEntries writes to stderr at each
+// entry into the handler.
+const HandlerEntry = "nativetest: handler entry\n"
+
+// CountHandlerEntries puts a handler on top of sig's that writes
+// HandlerEntry to stderr at each entry and calls it with sig unblocked.
+func CountHandlerEntries(sig syscall.Signal) error {
+	if C.cg_test_count_entries(C.int(sig)) != 0 {
+		return errors.New("nativetest: sigaction failed")
 	}
 	return nil
 }
