@@ -98,6 +98,46 @@ func TestImageCache(t *testing.T) {
 	copyFile(t, exe, path)
 	again, _ := frames(false)
 	assert.Equal(t, cold, again)
+
+	// The other binary at the path, recorded as itself: read from disk (its
+	// build-id is another key), symbolized as at its own path.
+	po2 := runProg(t, other)
+	copyFile(t, other, path)
+	imgs2 := replaceImage(po2.Images, other, func(i *report.Image) { i.Path = path })
+	s := New(imgs2, Options{})
+	defer s.Close()
+	own := New(po2.Images, Options{})
+	defer own.Close()
+	for _, pc := range []uint64{po2.Go[0].PC, po2.C} {
+		want := own.Frame(pc)
+		require.NotEmpty(t, want.Function)
+		want.Image = path
+		assert.Equal(t, want, s.Frame(pc))
+	}
+}
+
+// TestImageCacheConcurrent: Symbolizers of one image in several goroutines
+// share its cache entry, its line index and its Go table (run with -race).
+func TestImageCacheConcurrent(t *testing.T) {
+	exe := goProg(t, "cgo-pie", true, "", "", "-buildmode=pie")
+	po := runProg(t, exe)
+	imageCache.reset()
+	want := func() []report.Frame {
+		s := New(po.Images, Options{})
+		defer s.Close()
+		return []report.Frame{s.Frame(po.C), s.Frame(po.Go[0].PC), s.Frame(po.Sentinel)}
+	}
+	imageCache.reset()
+	results := make(chan []report.Frame, 8)
+	for range 8 {
+		go func() { results <- want() }()
+	}
+	first := <-results
+	require.Equal(t, "c_crash_here", first[0].Function)
+	require.Equal(t, "main.goFunc", first[1].Function)
+	for range 7 {
+		assert.Equal(t, first, <-results)
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {
