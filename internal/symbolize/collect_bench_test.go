@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -187,8 +188,19 @@ func BenchmarkSymbolizeCFault(b *testing.B) {
 					defer s.Close()
 					return s.Frames(rec.Frames)
 				}
+				var cached float64
 				symbolize.ResetCache()
 				if mode == "warm" {
+					// What the cache holds once the images are read: the
+					// heap with the cache filled, less the heap without it.
+					var full, empty runtime.MemStats
+					frames()
+					runtime.GC()
+					runtime.ReadMemStats(&full)
+					symbolize.ResetCache()
+					runtime.GC()
+					runtime.ReadMemStats(&empty)
+					cached = float64(int64(full.HeapAlloc)-int64(empty.HeapAlloc)) / (1 << 20)
 					frames()
 				}
 				var cpu time.Duration
@@ -204,6 +216,9 @@ func BenchmarkSymbolizeCFault(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(cpu.Nanoseconds())/1e6/float64(b.N), "cpu-ms/op")
+				if mode == "warm" {
+					b.ReportMetric(cached, "cached-MiB")
+				}
 			})
 		}
 	}

@@ -154,8 +154,13 @@ func newELFLines(f *elf.File, raw io.ReaderAt, goText [2]uint64) (*dwarfLines, e
 		2, byte(dwarf.TagCompileUnit), 0, byte(dwarf.AttrStmtList), 0x17, byte(dwarf.AttrCompDir), 0x08, 0, 0,
 		0,
 	}
-	var info []byte
-	var progs []uint64
+	// The line programs with sequences to index, and where they are.
+	type prog struct {
+		off, end uint64
+		seqs     [][2]uint64
+	}
+	var progs []prog
+	kept := 0
 	for off := uint64(0); off < uint64(len(line)); {
 		if uint64(len(line))-off < 4 {
 			break
@@ -170,13 +175,43 @@ func newELFLines(f *elf.File, raw io.ReaderAt, goText [2]uint64) (*dwarfLines, e
 		} else if n >= 0xfffffff0 {
 			return nil, fmt.Errorf("line program at %#x: reserved length %#x", off, n)
 		}
-		if off > 0xffffffff || n > uint64(len(line))-off-hdr {
+		if n > uint64(len(line))-off-hdr {
 			return nil, fmt.Errorf("line program at %#x overruns .debug_line", off)
 		}
-		progs = append(progs, off)
+		end := off + hdr + n
+		seqs, err := lineSequences(line[off:end], order, goText)
+		if err != nil {
+			return nil, fmt.Errorf("line program at %#x: %w", off, err)
+		}
+		if len(seqs) > 0 {
+			progs = append(progs, prog{off, end, seqs})
+			kept += int(end - off)
+		}
+		off = end
+	}
+	if len(progs) == 0 {
+		return nil, errors.New("no line sequence")
+	}
+	// Keep only those programs when they are a small part of the section
+	// (a Go binary's C code), so that the index cached for the process
+	// does not hold the Go linker's line programs.
+	if kept < len(line)/2 {
+		compact := make([]byte, 0, kept)
+		for i, p := range progs {
+			at := uint64(len(compact))
+			compact = append(compact, line[p.off:p.end]...)
+			progs[i].off, progs[i].end = at, at+p.end-p.off
+		}
+		line = compact
+	}
+	if uint64(len(line)) > 0xffffffff {
+		return nil, errors.New(".debug_line too large for the stand-in units")
+	}
+	var info []byte
+	for _, p := range progs {
 		// unit_length, version 4, debug_abbrev_offset 0, address_size,
 		// abbreviation, DW_AT_stmt_list[, DW_AT_comp_dir].
-		compDir, hasDir := lineCompDir(line[off:off+hdr+n], hdr == 12, order, str, lineStr)
+		compDir, hasDir := lineCompDir(line[p.off:p.end], order.Uint32(line[p.off:]) == 0xffffffff, order, str, lineStr)
 		size := 12
 		if hasDir {
 			size += len(compDir) + 1
@@ -186,13 +221,12 @@ func newELFLines(f *elf.File, raw io.ReaderAt, goText [2]uint64) (*dwarfLines, e
 		info = order.AppendUint32(info, 0)
 		if hasDir {
 			info = append(info, 8, 2)
-			info = order.AppendUint32(info, uint32(off))
+			info = order.AppendUint32(info, uint32(p.off))
 			info = append(append(info, compDir...), 0)
 		} else {
 			info = append(info, 8, 1)
-			info = order.AppendUint32(info, uint32(off))
+			info = order.AppendUint32(info, uint32(p.off))
 		}
-		off += hdr + n
 	}
 	d, err := dwarf.New(abbrev, nil, nil, info, line, nil, nil, str)
 	if err != nil {
@@ -205,7 +239,7 @@ func newELFLines(f *elf.File, raw io.ReaderAt, goText [2]uint64) (*dwarfLines, e
 	}
 	l := &dwarfLines{d: d, byUnit: map[dwarf.Offset]*dwarf.LineReader{}, noCompDir: true, skipped: goText}
 	r := d.Reader()
-	for _, off := range progs {
+	for _, p := range progs {
 		cu, err := r.Next()
 		if err != nil {
 			return nil, err
@@ -213,11 +247,7 @@ func newELFLines(f *elf.File, raw io.ReaderAt, goText [2]uint64) (*dwarfLines, e
 		if cu == nil {
 			return nil, errors.New("stand-in units lost")
 		}
-		seqs, err := lineSequences(line[off:], order, goText)
-		if err != nil {
-			return nil, fmt.Errorf("line program at %#x: %w", off, err)
-		}
-		for _, sq := range seqs {
+		for _, sq := range p.seqs {
 			l.units = append(l.units, unitRange{low: sq[0], high: sq[1], unit: cu})
 		}
 	}

@@ -165,8 +165,11 @@ func openELF(r io.ReaderAt, want []byte, debugDirs []string) (*object, error) {
 	// from crti.o, and puts C start-up code ahead of Go text.
 	o.internalLink = f.Section(".init") == nil
 
-	if s := f.Section(".gopclntab"); s != nil {
-		if data, err := s.Data(); err == nil {
+	if s := f.Section(".gopclntab"); s != nil && s.Type != elf.SHT_NOBITS {
+		if s.Flags&elf.SHF_COMPRESSED == 0 && s.ReaderAt != nil {
+			// The header now, the table when a pc falls in Go text.
+			o.gopcln, _ = newGoTableAt(s, int64(s.Size), f.ByteOrder, s.Data)
+		} else if data, err := s.Data(); err == nil {
 			o.gopcln, _ = newGoTable(data, f.ByteOrder)
 		}
 	}

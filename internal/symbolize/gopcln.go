@@ -1,10 +1,12 @@
 package symbolize
 
 import (
+	"bytes"
 	"debug/gosym"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 )
@@ -36,12 +38,12 @@ type goTable struct {
 
 // goSource is the raw table, parsed on first use.
 type goSource struct {
-	data []byte
+	load func() ([]byte, error) // the whole table
 	once sync.Once
 	tab  *gosym.Table
 }
 
-// table returns the parsed table, nil when it cannot be parsed.
+// table returns the parsed table, nil when it cannot be read or parsed.
 func (g *goTable) table() *gosym.Table {
 	s := g.src
 	s.once.Do(func() {
@@ -52,7 +54,11 @@ func (g *goTable) table() *gosym.Table {
 				s.tab = nil
 			}
 		}()
-		tab, err := gosym.NewTable(nil, gosym.NewLineTable(s.data, 0))
+		data, err := s.load()
+		if err != nil {
+			return
+		}
+		tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, 0))
 		if err == nil && len(tab.Funcs) > 0 {
 			s.tab = tab
 		}
@@ -68,61 +74,76 @@ const (
 	go120magic = 0xfffffff1
 )
 
-// newGoTable checks a pc-line table's header. order is the image's byte
-// order.
+// newGoTable checks the header of a pc-line table held in memory. order
+// is the image's byte order.
 func newGoTable(data []byte, order binary.ByteOrder) (*goTable, error) {
-	if len(data) < 16 {
+	return newGoTableAt(bytes.NewReader(data), int64(len(data)), order, func() ([]byte, error) { return data, nil })
+}
+
+// newGoTableAt checks the header of the size-byte pc-line table in r, and
+// reads the whole table with load only when it is first needed.
+func newGoTableAt(r io.ReaderAt, size int64, order binary.ByteOrder, load func() ([]byte, error)) (*goTable, error) {
+	if size < 16 {
 		return nil, errors.New("pclntab too short")
 	}
-	g := &goTable{src: &goSource{data: data}}
-	switch order.Uint32(data) {
+	hdr := make([]byte, min(size, 8+8*8))
+	if n, _ := r.ReadAt(hdr, 0); n < len(hdr) {
+		return nil, errors.New("pclntab header unreadable")
+	}
+	g := &goTable{src: &goSource{load: load}}
+	switch order.Uint32(hdr) {
 	case go118magic, go120magic:
 		g.relative = true
-		size, err := goTextSize(data, order)
+		end, err := goTextSize(hdr, size, r, order)
 		if err != nil {
 			return nil, err
 		}
-		g.size = size
+		g.size = end
 	case go12magic, go116magic:
 		// Entries are absolute addresses: nothing to resolve.
 		g.known = true
 	default:
-		return nil, fmt.Errorf("unknown pclntab magic %#x", order.Uint32(data))
+		return nil, fmt.Errorf("unknown pclntab magic %#x", order.Uint32(hdr))
 	}
 	return g, nil
 }
 
 // goTextSize reads the end of the last function of a Go 1.18+ table: the
 // pc of the function table's closing entry (debug/gosym's Funcs[n-1].End).
-// Header: magic, two pad bytes, minLC, ptrSize, then words nfunc, nfiles,
-// textStart, funcnameOffset, cuOffset, filetabOffset, pctabOffset,
-// pclnOffset; the function table at pclnOffset holds nfunc (entryoff,
-// funcoff) pairs of uint32, then the end entryoff.
-func goTextSize(data []byte, order binary.ByteOrder) (uint64, error) {
-	ptr := int(data[7])
+// Header (hdr, its first bytes): magic, two pad bytes, minLC, ptrSize,
+// then words nfunc, nfiles, textStart, funcnameOffset, cuOffset,
+// filetabOffset, pctabOffset, pclnOffset; the function table at
+// pclnOffset holds nfunc (entryoff, funcoff) pairs of uint32, then the end
+// entryoff.
+func goTextSize(hdr []byte, size int64, r io.ReaderAt, order binary.ByteOrder) (uint64, error) {
+	ptr := int(hdr[7])
 	if ptr != 4 && ptr != 8 {
 		return 0, fmt.Errorf("pclntab pointer size %d", ptr)
 	}
 	word := func(i int) (uint64, bool) {
 		off := 8 + i*ptr
-		if off+ptr > len(data) {
+		if off+ptr > len(hdr) {
 			return 0, false
 		}
 		if ptr == 4 {
-			return uint64(order.Uint32(data[off:])), true
+			return uint64(order.Uint32(hdr[off:])), true
 		}
-		return order.Uint64(data[off:]), true
+		return order.Uint64(hdr[off:]), true
 	}
 	nfunc, ok1 := word(0)
 	ftab, ok2 := word(7)
-	if !ok1 || !ok2 || nfunc == 0 || ftab >= uint64(len(data)) || nfunc > (uint64(len(data))-ftab)/8 {
+	if !ok1 || !ok2 || nfunc == 0 || ftab >= uint64(size) || nfunc > (uint64(size)-ftab)/8 {
 		return 0, errors.New("pclntab header out of range")
 	}
 	end := ftab + nfunc*8
-	if end+4 > uint64(len(data)) {
+	if end+4 > uint64(size) {
 		return 0, errors.New("pclntab function table out of range")
 	}
-	return uint64(order.Uint32(data[end:])), nil
+	var b [4]byte
+	if n, _ := r.ReadAt(b[:], int64(end)); n < 4 {
+		return 0, errors.New("pclntab function table unreadable")
+	}
+	return uint64(order.Uint32(b[:])), nil
 }
 
 // goAnchors are functions written in Go (or Go assembly) that a binary
