@@ -135,8 +135,12 @@ func install(opts Options, s settings) *Guard {
 		return g
 	}
 	g.run = run
-	if opts.Traceback != "" {
+	if _, known := tracebackLevels[opts.Traceback]; known && opts.Traceback != "" {
 		debug.SetTraceback(opts.Traceback)
+	} else if opts.Traceback != "" {
+		// The runtime reads an unknown level as "all goroutines, level 0"
+		// ORed into GOTRACEBACK's: a surprise, not what was asked.
+		s.logger.Warn("crashguard: unknown Options.Traceback ignored", "traceback", opts.Traceback)
 	}
 	if err := debug.SetCrashOutput(run.CrashFile, debug.CrashOptions{}); err != nil {
 		_ = run.Abandon()

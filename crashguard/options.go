@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -58,7 +57,8 @@ type Options struct {
 	// Logger receives crashguard's own diagnostics. Nil means silent.
 	Logger *slog.Logger
 	// Traceback raises the Go traceback level for the crash output, as
-	// debug.SetTraceback does ("all" puts every goroutine in the report,
+	// debug.SetTraceback does (case-sensitive, as the runtime reads it; an
+	// unknown value is ignored with a warning) ("all" puts every goroutine in the report,
 	// "system" adds runtime frames and pc= values). Empty keeps the
 	// program's own GOTRACEBACK (default "single": only the crashing
 	// goroutine). It can only raise the level, never lower what GOTRACEBACK
@@ -294,16 +294,19 @@ func defaultRelease(e env) string {
 var tracebackLevels = map[string]int{"none": 0, "0": 0, "single": 1, "": 1, "1": 2, "all": 2, "2": 3, "system": 3, "crash": 4, "wer": 4}
 
 // effectiveTraceback is the level the runtime will use: debug.SetTraceback
-// cannot lower what GOTRACEBACK set, only raise it.
+// cannot lower what GOTRACEBACK set, only raise it. Like the runtime's
+// setTraceback it is case-sensitive, and a value it does not know (not a
+// name, not a number: "bogus", "ALL") prints no goroutine at all — the
+// runtime's default branch sets level 0 — so it counts as "none"; a
+// Traceback option the runtime does not know changes nothing.
 func effectiveTraceback(env, opt string) string {
-	env, opt = strings.ToLower(env), strings.ToLower(opt)
 	if _, ok := tracebackLevels[env]; !ok {
-		env = "single"
+		env = "none"
 	}
 	if env == "" {
 		env = "single"
 	}
-	if opt != "" && tracebackLevels[opt] > tracebackLevels[env] {
+	if lv, ok := tracebackLevels[opt]; ok && opt != "" && lv > tracebackLevels[env] {
 		return opt
 	}
 	return env

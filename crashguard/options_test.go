@@ -126,7 +126,7 @@ func TestEffectiveTraceback(t *testing.T) {
 	cases := []struct{ env, opt, want string }{
 		{"", "", "single"},
 		{"", "all", "all"},
-		{"", "SYSTEM", "system"},
+		{"", "SYSTEM", "single"}, // the runtime is case-sensitive: an unknown option changes nothing
 		{"all", "", "all"},
 		{"all", "single", "all"},  // an option cannot lower GOTRACEBACK
 		{"crash", "all", "crash"}, // nor below crash
@@ -135,7 +135,8 @@ func TestEffectiveTraceback(t *testing.T) {
 		{"0", "", "0"},
 		{"2", "all", "2"}, // 2 is system
 		{"1", "system", "system"},
-		{"bogus", "", "single"}, // an unknown value counts as the default
+		{"bogus", "", "none"}, // the runtime's default branch: level 0, no goroutine printed
+		{"ALL", "", "none"},
 		{"bogus", "all", "all"},
 		{"single", "bogus", "single"},
 		{"wer", "crash", "wer"},
