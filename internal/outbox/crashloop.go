@@ -77,7 +77,22 @@ type loopEntry struct {
 	Folded int `json:"folded,omitempty"`
 	// Last is when a report of the fingerprint was last seen.
 	Last time.Time `json:"last"`
+	// Seen are the event ids admitted most recently (at most maxSeen) and
+	// whether each was folded: a run collected again, because the process
+	// that collected it died between admitting its report and removing the
+	// run, gets the same decision without being counted twice.
+	Seen []seenID `json:"seen,omitempty"`
 }
+
+// seenID is one admitted report's event id and the decision made for it.
+type seenID struct {
+	ID     string `json:"id"`
+	Folded bool   `json:"folded,omitempty"`
+}
+
+// maxSeen bounds loopEntry.Seen: re-collection happens within a pass or
+// two of the first, long before 16 newer reports of the same crash.
+const maxSeen = 16
 
 // Fingerprint identifies a crash for crash-loop folding: its kind, the
 // release, and the top (at most 5) in-app frames of the crashed goroutine
@@ -146,7 +161,7 @@ func (o *Outbox) admit(r *report.Report) (undo func(), err error) {
 		return noop, nil
 	}
 	fp := Fingerprint(r)
-	folded := false
+	folded, again := false, false
 	err = o.updateLoops(func(lf *loopFile, now time.Time) bool {
 		e := lf.Fingerprints[fp]
 		if e == nil || now.Sub(e.WindowStart) >= o.loopWindow || now.Before(e.WindowStart) {
@@ -158,11 +173,21 @@ func (o *Outbox) admit(r *report.Report) (undo func(), err error) {
 			lf.Fingerprints[fp] = e
 		}
 		e.Last = now
+		for _, sid := range e.Seen {
+			if sid.ID == r.EventID {
+				folded, again = sid.Folded, true
+				return false // decided before: nothing to count
+			}
+		}
 		if e.Full >= o.loopFull {
 			e.Folded++
 			folded = true
 		} else {
 			e.Full++
+		}
+		e.Seen = append(e.Seen, seenID{ID: r.EventID, Folded: folded})
+		if len(e.Seen) > maxSeen {
+			e.Seen = e.Seen[len(e.Seen)-maxSeen:]
 		}
 		return true
 	})
@@ -174,13 +199,23 @@ func (o *Outbox) admit(r *report.Report) (undo func(), err error) {
 		o.log.Info("outbox: report folded into its crash loop's count", "event_id", r.EventID, "fingerprint", fp)
 		return noop, ErrFolded
 	}
+	if again {
+		return noop, nil // admitted in full before: write it, count nothing
+	}
 	return func() {
 		_ = o.updateLoops(func(lf *loopFile, _ time.Time) bool {
-			if e := lf.Fingerprints[fp]; e != nil && e.Full > 0 {
-				e.Full--
-				return true
+			e := lf.Fingerprints[fp]
+			if e == nil || e.Full == 0 {
+				return false
 			}
-			return false
+			e.Full--
+			for i, sid := range e.Seen {
+				if sid.ID == r.EventID {
+					e.Seen = append(e.Seen[:i], e.Seen[i+1:]...)
+					break
+				}
+			}
+			return true
 		})
 	}, nil
 }

@@ -135,3 +135,22 @@ func TestBrokenCrashLoopStateIsQuarantined(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// A run collected again, because the process that collected it died
+// between admitting its report and removing the run (or before the report
+// was written), is not counted twice: the same event id gets the same
+// decision.
+func TestCrashLoopAdmitsAnEventIDOnce(t *testing.T) {
+	o, _ := openLoop(t, 2)
+	require.NoError(t, o.Put(newReport(testID(0))))
+	// Its report was delivered (gone from the outbox), then the run was
+	// collected again: written again, not counted again.
+	require.NoError(t, os.Remove(o.reportPath(testID(0))))
+	require.NoError(t, o.Put(newReport(testID(0))))
+	require.NoError(t, o.Put(newReport(testID(1))), "the second of LoopFull=2 is still kept in full")
+	require.ErrorIs(t, o.Put(newReport(testID(2))), ErrFolded)
+	require.ErrorIs(t, o.Put(newReport(testID(2))), ErrFolded, "the same decision again")
+	c, err := o.TakeFolded(newReport(testID(1)))
+	require.NoError(t, err)
+	assert.Equal(t, 1, c.Folded, "the folded report counted once")
+}
