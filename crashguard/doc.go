@@ -21,6 +21,8 @@
 // A process cannot reliably send anything once it is dying, so delivery
 // happens afterwards: the next Install of the same program (or any program
 // using the same Dir) finds the dead run, turns it into a report in a durable
-// outbox and sends it in the background. Flush does the same synchronously.
-// A report leaves the outbox only once Sentry has answered 2xx.
+// outbox and sends it in the background. Flush does the same synchronously;
+// with Options.Monitor a helper process does it as soon as the program has
+// ended, and the crashguard command (crashguard/cmd/crashguard) does it from
+// outside. A report leaves the outbox only once Sentry has answered 2xx.
 package crashguard

@@ -222,7 +222,8 @@ func (c *Collector) collectOne(id string, mayBuild bool, builds *int) (made, qua
 			// Keep the run: the next pass makes the same report again (the
 			// event id comes from the run's metadata, so it stays the same).
 			d.Release()
-			return false, false, fmt.Errorf("collector: store report of %s: %w", id, err)
+			// The outbox's error names the report; this adds the run.
+			return false, false, fmt.Errorf("collector: run %s: %w", id, err)
 		default:
 			c.Logger.Info("crashguard: crash collected", "run", id, "event_id", r.EventID, "kind", r.Kind, "message", r.Message)
 		}

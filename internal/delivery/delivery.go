@@ -26,7 +26,9 @@ import (
 
 // ErrNotDelivered is returned when reports remain in the outbox after a pass,
 // or were refused and quarantined (then with ErrRejected).
-var ErrNotDelivered = errors.New("delivery: reports not delivered")
+// Its text names crashguard, not this package: it reaches users as
+// crashguard.ErrNotDelivered, from Flush.
+var ErrNotDelivered = errors.New("crashguard: reports not delivered")
 
 // ErrRejected is joined into SendAll's error (with ErrNotDelivered) for each
 // report that was moved to quarantine/ instead of being delivered: Sentry
