@@ -220,3 +220,38 @@ func BenchmarkUnwindScan(b *testing.B) {
 		unwindValidated(c.ScanLeafPC, m.Addr(0), 0x99, 0, flightrec.MaxFrames)
 	}
 }
+
+// arm64's lr against the faulting function's extent in its FDE (the logic
+// is the same on every architecture; x86-64 has the test code). The fake
+// stack's frame record names the caller (OuterRet).
+func TestUnwindLRInFaultingFunction(t *testing.T) {
+	c := cfiCode(t)
+	m := newCMemory(8)
+	t.Cleanup(m.Free)
+	m.Set(2, m.Addr(4))
+	m.Set(3, c.OuterRet)
+	m.Set(4, 0)
+	m.Set(5, c.BaseRet)
+
+	// The function has made a call (lr is its return site, in the function
+	// itself) and faults later: lr is not a frame; the record names the
+	// caller. Before, this read stale, stale, outer.
+	frames, _ := unwind(c.StaleRet2, m.Addr(0), m.Addr(2), c.StaleRet1, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.StaleRet2, c.OuterRet, c.BaseRet}, frames)
+
+	// A leaf that has not saved lr: lr (in another function) is the caller,
+	// then the record's return addresses.
+	frames, _ = unwind(c.LeafPC, m.Addr(0), m.Addr(2), c.MidRet, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.LeafPC, c.MidRet, c.OuterRet, c.BaseRet}, frames)
+
+	// A function that saved lr and has not called yet: lr and the record's
+	// return address are the same caller, taken once.
+	frames, _ = unwind(c.LeafPC, m.Addr(0), m.Addr(2), c.OuterRet, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.LeafPC, c.OuterRet, c.BaseRet}, frames)
+
+	// lr at the faulting function's first byte (a call to a noreturn
+	// function, last in the function before it) is that caller: the call
+	// instruction, before lr, decides.
+	frames, _ = unwind(c.LeafPC, m.Addr(0), m.Addr(2), c.Leaf, flightrec.MaxFrames)
+	assert.Equal(t, []uint64{c.LeafPC, c.Leaf, c.OuterRet, c.BaseRet}, frames)
+}

@@ -20,10 +20,12 @@
  * are accepted (what GNU ld, gold, lld and mold write); anything else is
  * "no CFI" and the caller falls back to frame pointers.
  *
- * Linux x86-64 only, where the system's C library is built without frame
- * pointers. arm64 code keeps frame records (GCC and clang default to them
- * there) and the walk's lr + frame-pointer chain serves; darwin requires
- * frame pointers. Elsewhere cg_cfi_step finds no CFI.
+ * The step is Linux x86-64 only, where the system's C library is built
+ * without frame pointers. arm64 code keeps frame records (GCC and clang
+ * default to them there) and the walk's lr + frame-pointer chain serves; on
+ * Linux arm64 only the FDE lookup is used (cg_cfi_func_range), to tell
+ * whether lr still holds the caller. darwin requires frame pointers.
+ * Elsewhere nothing is found.
  */
 #include "cg_recorder.h"
 
@@ -31,7 +33,7 @@
 
 #include "cg_cfi.h"
 
-#if defined(__linux__) && defined(__x86_64__)
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
 
 #include <elf.h>
 
@@ -356,6 +358,8 @@ typedef struct {
     int has_aug_data;
 } cie_t;
 
+#if defined(__x86_64__)
+
 static rule_t *rule_for(row_t *row, uint64_t reg, uint32_t ra_reg) {
     if (reg == CFI_REG_FP)
         return &row->fp;
@@ -552,6 +556,8 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
     return c->bad ? -1 : 0;
 }
 
+#endif /* __x86_64__: the CFA program */
+
 /* Reads the CIE at addr into buf and parses its header. Leaves c at its
  * initial instructions. */
 static int read_cie(uint64_t addr, uint8_t *buf, cie_t *cie, cur_t *c) {
@@ -608,36 +614,60 @@ static int read_cie(uint64_t addr, uint8_t *buf, cie_t *cie, cur_t *c) {
     return c->bad || cie->code_align == 0 ? -1 : 0;
 }
 
-/* The row of the CFA table at pc. Returns 1, 0 for no CFI at pc, -1 for CFI
- * it cannot follow. */
-static int row_at(cg_cfi_cache *cache, uint64_t pc, row_t *row) {
+/* The FDE covering pc: its initial location and range, and the reader f
+ * left at its instructions (c at the CIE's). Returns 1, or 0 when no FDE
+ * covers pc (no image, no .eh_frame_hdr, the nearest FDE ends before pc). */
+static int fde_for(cg_cfi_cache *cache, uint64_t pc, uint8_t *fbuf, uint8_t *cbuf, cie_t *cie,
+                   cur_t *f, cur_t *c, uint64_t *begin, uint64_t *range, int *cut) {
     uint64_t hdr = eh_frame_hdr_for(cache, pc);
     if (hdr == 0)
         return 0;
     uint64_t fde = find_fde(cache, hdr, pc);
     if (fde == 0)
         return 0;
-    uint8_t fbuf[CFI_MAX_FDE];
     uint32_t len, got;
     if (read_entry(fde, fbuf, CFI_MAX_FDE, &len, &got) != 0 || len < 8)
         return 0;
-    int cut = got < len;
-    cur_t f = {fbuf, fbuf + got, fde + 4, 0};
-    uint32_t cie_off = (uint32_t)cur_fixed(&f, 4);
+    *cut = got < len;
+    *f = (cur_t){fbuf, fbuf + got, fde + 4, 0};
+    uint32_t cie_off = (uint32_t)cur_fixed(f, 4);
     if (cie_off == 0 || cie_off > fde + 4)
         return 0; /* a CIE where an FDE should be */
-    uint8_t cbuf[CFI_MAX_CIE];
-    cie_t cie;
-    cur_t c;
-    if (read_cie(fde + 4 - cie_off, cbuf, &cie, &c) != 0)
+    if (read_cie(fde + 4 - cie_off, cbuf, cie, c) != 0)
         return 0;
-    uint64_t begin = cur_enc(&f, cie.fde_enc, 0);
-    uint64_t range = cur_enc(&f, cie.fde_enc & 0x0fu, 0);
-    if (f.bad || pc < begin || pc - begin >= range)
+    *begin = cur_enc(f, cie->fde_enc, 0);
+    *range = cur_enc(f, cie->fde_enc & 0x0fu, 0);
+    if (f->bad || pc < *begin || pc - *begin >= *range)
         return 0; /* the nearest FDE does not cover pc: no CFI for it */
-    if (cie.has_aug_data)
-        cur_skip(&f, cur_uleb(&f));
-    if (f.bad)
+    if (cie->has_aug_data)
+        cur_skip(f, cur_uleb(f));
+    return f->bad ? 0 : 1;
+}
+
+int cg_cfi_func_range(cg_cfi_cache *cache, uint64_t pc, uint64_t *lo, uint64_t *hi) {
+    uint8_t fbuf[CFI_MAX_FDE], cbuf[CFI_MAX_CIE];
+    cie_t cie;
+    cur_t f, c;
+    uint64_t begin, range;
+    int cut;
+    if (fde_for(cache, pc, fbuf, cbuf, &cie, &f, &c, &begin, &range, &cut) != 1)
+        return 0;
+    *lo = begin;
+    *hi = begin + range;
+    return 1;
+}
+
+#if defined(__x86_64__)
+
+/* The row of the CFA table at pc. Returns 1, 0 for no CFI at pc, -1 for CFI
+ * it cannot follow. */
+static int row_at(cg_cfi_cache *cache, uint64_t pc, row_t *row) {
+    uint8_t fbuf[CFI_MAX_FDE], cbuf[CFI_MAX_CIE];
+    cie_t cie;
+    cur_t f, c;
+    uint64_t begin, range;
+    int cut;
+    if (fde_for(cache, pc, fbuf, cbuf, &cie, &f, &c, &begin, &range, &cut) != 1)
         return 0;
 
     row_t initial = {0};
@@ -699,7 +729,27 @@ int cg_cfi_step(cg_cfi_cache *cache, const cg_cfi_frame *in, int top, cg_cfi_fra
     return 1;
 }
 
+#else /* __aarch64__: FDE ranges only; the walk's lr + frame records serve */
+
+int cg_cfi_step(cg_cfi_cache *cache, const cg_cfi_frame *in, int top, cg_cfi_frame *out) {
+    (void)cache;
+    (void)in;
+    (void)top;
+    (void)out;
+    return 0;
+}
+
+#endif /* __x86_64__ */
+
 #else /* no CFI on this platform */
+
+int cg_cfi_func_range(cg_cfi_cache *cache, uint64_t pc, uint64_t *lo, uint64_t *hi) {
+    (void)cache;
+    (void)pc;
+    (void)lo;
+    (void)hi;
+    return 0;
+}
 
 int cg_cfi_step(cg_cfi_cache *cache, const cg_cfi_frame *in, int top, cg_cfi_frame *out) {
     (void)cache;

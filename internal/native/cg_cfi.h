@@ -34,4 +34,9 @@ typedef struct cg_cfi_cache {
  * stack). Async-signal-safe; reads only through cg_safe_read. */
 int cg_cfi_step(cg_cfi_cache *cache, const cg_cfi_frame *in, int top, cg_cfi_frame *out);
 
+/* The function holding pc as its FDE gives it, [*lo, *hi): 1, or 0 when no
+ * FDE covers pc. Linux x86-64 and arm64 (where the walk uses it to tell
+ * whether lr is the caller); 0 elsewhere. Async-signal-safe, as above. */
+int cg_cfi_func_range(cg_cfi_cache *cache, uint64_t pc, uint64_t *lo, uint64_t *hi);
+
 #endif /* CG_CFI_H */

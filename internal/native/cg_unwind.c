@@ -309,6 +309,23 @@ static uint32_t fp_chain(uint64_t cur, uint64_t lo, uint64_t hi, int validate, u
     return n;
 }
 
+/* Is lr a return site inside the function that holds pc? Decided from the
+ * function's extent in its FDE (.eh_frame, which GCC and clang emit by
+ * default on Linux arm64, glibc included), as libunwind decides where the
+ * return address is from the CFI: a return site in the same function means
+ * the function has made a call, so it saved the real lr in its frame record.
+ * The call instruction (lr - 1) is tested: a call to a noreturn function
+ * last in the caller returns to the next function's first byte. Unknown
+ * (code without CFI, e.g. Go's, or no image table): no, and lr is taken as
+ * before. */
+static int lr_in_faulting_function(uint64_t pc, uint64_t lr) {
+    cg_cfi_cache cache = {0, 0, 0, 0, 0};
+    uint64_t lo, hi;
+    if (lr == 0 || cg_cfi_func_range(&cache, pc, &lo, &hi) != 1)
+        return 0;
+    return lr - 1 >= lo && lr - 1 < hi;
+}
+
 uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t *frames,
                    uint32_t max, uint32_t opts, uint32_t *flags) {
     uint32_t n = 0;
@@ -361,10 +378,14 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
 
     /* arm64: a leaf function has not saved lr yet, so its caller is only
      * in lr. If the function did save it, the first frame record holds the
-     * same value and is skipped below. */
+     * same value and is skipped below. Once it has made a call, lr is that
+     * call's return site, in the faulting function itself, and the caller is
+     * in the frame record: lr is not a frame then (it made every arm64 stack
+     * read f, f, caller). */
     uint64_t lr_s = cg_strip_pc(lr);
     int lr_pushed = 0;
-    if (cfi_frames == 0 && lr_s != 0 && (!validate || cg_code_addr(lr_s) == 1)) {
+    if (cfi_frames == 0 && lr_s != 0 && (!validate || cg_code_addr(lr_s) == 1) &&
+        !lr_in_faulting_function(frames[0], lr_s)) {
         if (n == max) {
             *flags |= CG_FLAG_FRAMES_TRUNCATED;
             return n;

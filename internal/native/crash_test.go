@@ -138,6 +138,30 @@ func (s symbols) frameIn(name string, frames []uint64, n int) bool {
 	return false
 }
 
+// repeated returns the known functions that two adjacent frames are both in
+// (return addresses tested at pc-1, as in frameIn).
+func (s symbols) repeated(frames []uint64) []string {
+	var out []string
+	fn := func(i int) string {
+		pc := frames[i]
+		if i > 0 {
+			pc--
+		}
+		for name := range s {
+			if s.in(name, pc) {
+				return name
+			}
+		}
+		return ""
+	}
+	for i := 1; i < len(frames); i++ {
+		if a := fn(i); a != "" && a == fn(i-1) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func decode(t *testing.T, o outcome) *flightrec.File {
 	t.Helper()
 	f, err := flightrec.ReadFile(o.recorder)
@@ -176,12 +200,15 @@ type crashCase struct {
 	goThread bool
 	// fn must contain one of the first frames; caller, if set, too.
 	fn, caller string
-	amd64Only  bool
+	// exact: the first frames are exactly fn, then caller (no function
+	// twice: arm64's lr is not a frame once the function has called).
+	exact     bool
+	amd64Only bool
 }
 
 var fatalCases = []crashCase{
-	{mode: "c-null-gothread", sig: syscall.SIGSEGV, code: 1, addr: 0x28, goThread: true, fn: "cgc_fault_inner", caller: "cgc_fault_outer"},
-	{mode: "c-null-pthread", sig: syscall.SIGSEGV, code: 1, addr: 0x38, goThread: false, fn: "cgc_fault_inner", caller: "cgc_fault_outer"},
+	{mode: "c-null-gothread", sig: syscall.SIGSEGV, code: 1, addr: 0x28, goThread: true, fn: "cgc_fault_inner", caller: "cgc_fault_outer", exact: true},
+	{mode: "c-null-pthread", sig: syscall.SIGSEGV, code: 1, addr: 0x38, goThread: false, fn: "cgc_fault_inner", caller: "cgc_fault_outer", exact: true},
 	{mode: "c-abort-gothread", sig: syscall.SIGABRT, code: -6, goThread: true, caller: "cgc_abort"},
 	{mode: "c-abort-pthread", sig: syscall.SIGABRT, code: -6, goThread: false, caller: "cgc_abort"},
 	{mode: "c-fpe-gothread", sig: syscall.SIGFPE, code: 1, goThread: true, fn: "cgc_fpe", amd64Only: true},
@@ -241,6 +268,12 @@ func TestFatalCrashes(t *testing.T) {
 			if c.caller != "" {
 				assert.True(t, syms.frameIn(c.caller, r.Frames, 8), "%s not among the top frames %x (%x)", c.caller, r.Frames, syms[c.caller])
 			}
+			if c.exact {
+				require.GreaterOrEqual(t, len(r.Frames), 2)
+				assert.True(t, syms.in(c.fn, r.Frames[0]), "frame 0 %#x not in %s %x", r.Frames[0], c.fn, syms[c.fn])
+				assert.True(t, syms.in(c.caller, r.Frames[1]-1), "frame 1 %#x not in %s %x (frames %x)", r.Frames[1], c.caller, syms[c.caller], r.Frames)
+			}
+			assert.Empty(t, syms.repeated(r.Frames), "a function twice in a row: frames %x", r.Frames)
 			assert.Positive(t, r.HandlerDuration)
 			t.Logf("%s: %s, record %s frames=%x handler=%v", c.mode, with.status, r.Flags, r.Frames, r.HandlerDuration)
 		})
