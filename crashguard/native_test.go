@@ -29,39 +29,59 @@ type nativeCrash struct {
 	codeName string
 	addr     uint64 // fault address, for SIGSEGV/SIGBUS
 	cFunc    string // the C function that faulted, among the top native frames
+	caller   string // if set: frame 0 is cFunc and frame 1 this, exactly
 	excType  string
 	excValue string
 }
 
-func nativeCrashes() []nativeCrash {
-	if runtime.GOARCH != "amd64" {
-		return nil // the table is amd64's (SIGILL for __builtin_trap, SIGFPE for /0)
-	}
-	return []nativeCrash{
+// nativeCrashes is the table for this architecture, each value as real runs
+// gave it (arm64: under QEMU user emulation, .ci/arm64.sh).
+func nativeCrashes(t *testing.T) []nativeCrash {
+	common := []nativeCrash{
 		{mode: "c-null-gothread", exit: 2, goOutput: true, sig: 11, sigName: "SIGSEGV", codeName: "SEGV_MAPERR", addr: 0x28,
-			cFunc: "cgc_fault_inner", excType: "SIGSEGV", excValue: "Segfault at 0x28"},
+			cFunc: "cgc_fault_inner", caller: "cgc_fault_outer", excType: "SIGSEGV", excValue: "Segfault at 0x28"},
 		{mode: "c-abort-gothread", exit: 2, goOutput: true, sig: 6, sigName: "SIGABRT", codeName: "SI_TKILL",
 			cFunc: "cgc_abort", excType: "SIGABRT", excValue: "Abort"},
-		{mode: "c-fpe-gothread", exit: 2, goOutput: true, sig: 8, sigName: "SIGFPE", codeName: "FPE_INTDIV",
-			cFunc: "cgc_fpe", excType: "SIGFPE", excValue: "Floating point exception"},
-		{mode: "c-trap-gothread", exit: 2, goOutput: true, sig: 4, sigName: "SIGILL", codeName: "ILL_ILLOPN",
-			cFunc: "cgc_trap", excType: "SIGILL", excValue: "Illegal instruction"},
 		{mode: "c-bus-gothread", exit: 2, goOutput: true, sig: 7, sigName: "SIGBUS", codeName: "BUS_ADRERR",
 			cFunc: "cgc_bus", excType: "SIGBUS", excValue: "Bus error at 0x"}, // + the mapping's address
 		{mode: "c-null-pthread", exit: -1, signal: syscall.SIGSEGV, sig: 11, sigName: "SIGSEGV", codeName: "SEGV_MAPERR", addr: 0x38,
-			cFunc: "cgc_fault_inner", excType: "SIGSEGV", excValue: "Segfault at 0x38"},
+			cFunc: "cgc_fault_inner", caller: "cgc_fault_outer", excType: "SIGSEGV", excValue: "Segfault at 0x38"},
 		{mode: "c-abort-pthread", exit: -1, signal: syscall.SIGABRT, sig: 6, sigName: "SIGABRT", codeName: "SI_TKILL",
 			cFunc: "cgc_abort", excType: "SIGABRT", excValue: "Abort"},
 		{mode: "c-32threads", exit: -1, signal: syscall.SIGSEGV, sig: 11, sigName: "SIGSEGV", codeName: "SEGV_MAPERR", addr: 0x48,
 			cFunc: "herd_thread", excType: "SIGSEGV", excValue: "Segfault at 0x48"},
 	}
+	switch runtime.GOARCH {
+	case "amd64":
+		return append(common,
+			nativeCrash{mode: "c-fpe-gothread", exit: 2, goOutput: true, sig: 8, sigName: "SIGFPE", codeName: "FPE_INTDIV",
+				cFunc: "cgc_fpe", excType: "SIGFPE", excValue: "Floating point exception"},
+			nativeCrash{mode: "c-trap-gothread", exit: 2, goOutput: true, sig: 4, sigName: "SIGILL", codeName: "ILL_ILLOPN",
+				cFunc: "cgc_trap", excType: "SIGILL", excValue: "Illegal instruction"})
+	case "arm64":
+		// Integer division by zero does not trap on arm64 (c-fpe-gothread
+		// exits 0: not a crash); __builtin_trap is brk, SIGTRAP.
+		return append(common,
+			nativeCrash{mode: "c-trap-gothread", exit: 2, goOutput: true, sig: 5, sigName: "SIGTRAP", codeName: "TRAP_BRKPT",
+				cFunc: "cgc_trap", excType: "SIGTRAP", excValue: "Trace/breakpoint trap"})
+	}
+	t.Skipf("no native crash table for %s", runtime.GOARCH)
+	return nil
+}
+
+// pcSP are the names of the pc and sp registers in a report and an event.
+func pcSP() (string, string) {
+	if runtime.GOARCH == "arm64" {
+		return "pc", "sp"
+	}
+	return "rip", "rsp"
 }
 
 func TestNativeCrashesBecomeExactlyOneReportWithNativeEvidence(t *testing.T) {
 	bin := testprog(t, "cgocrash")
 	recv := sentrytest.New()
 	t.Cleanup(recv.Close)
-	for _, c := range nativeCrashes() {
+	for _, c := range nativeCrashes(t) {
 		t.Run(c.mode, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
@@ -114,8 +134,9 @@ func assertNativeReport(t *testing.T, c nativeCrash, r *report.Report, child chi
 	assert.Equal(t, c.goOutput, n.GoThread)
 	assert.NotZero(t, n.ThreadID)
 	assert.NotZero(t, n.PC)
-	assert.Equal(t, n.PC, n.Registers["rip"], "registers are the faulting context")
-	assert.NotZero(t, n.Registers["rsp"])
+	pcReg, spReg := pcSP()
+	assert.Equal(t, n.PC, n.Registers[pcReg], "registers are the faulting context")
+	assert.NotZero(t, n.Registers[spReg])
 	require.NotEmpty(t, n.Frames)
 	var names []string
 	for i, f := range n.Frames {
@@ -125,6 +146,13 @@ func assertNativeReport(t *testing.T, c nativeCrash, r *report.Report, child chi
 		assert.True(t, f.Native)
 	}
 	assert.Contains(t, names, c.cFunc, "the faulting C function is among the top native frames")
+	if c.caller != "" {
+		require.GreaterOrEqual(t, len(names), 2)
+		assert.Equal(t, []string{c.cFunc, c.caller}, names[:2], "the first frames exactly: %q", names)
+	}
+	for i := 1; i < len(names); i++ {
+		assert.False(t, names[i] != "" && names[i] == names[i-1], "%s twice in a row: %q", names[i], names)
+	}
 	var mainImage bool
 	for _, im := range r.Images {
 		if im.IsMain {
@@ -139,7 +167,7 @@ func assertNativeReport(t *testing.T, c nativeCrash, r *report.Report, child chi
 
 var signalText = map[string]string{
 	"SIGSEGV": "segmentation violation", "SIGBUS": "bus error", "SIGFPE": "floating-point exception",
-	"SIGILL": "illegal instruction", "SIGABRT": "abort",
+	"SIGILL": "illegal instruction", "SIGABRT": "abort", "SIGTRAP": "trace trap",
 }
 
 func assertNativeEvent(t *testing.T, c nativeCrash, r *report.Report, ev sentrytest.Received) {
@@ -162,7 +190,8 @@ func assertNativeEvent(t *testing.T, c nativeCrash, r *report.Report, ev sentryt
 	assert.Equal(t, c.codeName, sig["code_name"])
 	st := dig(exc, "stacktrace")
 	regs := dig(st, "registers")
-	assert.Regexp(t, "^0x[0-9a-f]+$", regs["rip"])
+	pcReg, _ := pcSP()
+	assert.Regexp(t, "^0x[0-9a-f]+$", regs[pcReg])
 	frames, _ := st["frames"].([]any)
 	require.NotEmpty(t, frames)
 	last := frames[len(frames)-1].(map[string]any)
