@@ -109,11 +109,12 @@ func runChildEnv(t *testing.T, bin string, env []string, args ...string) childRu
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	require.NoError(t, ctx.Err(), "child %s %v did not end within %s\nstderr:\n%s", bin, args, childTimeout, stderr.String())
-	res := childResult{pid: cmd.Process.Pid, stdout: stdout.String(), stderr: stderr.String()}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
-		require.NoError(t, err, "start child")
+		// Not started (cmd.Process is nil): fail, not panic.
+		require.NoError(t, err, "start child\nstderr:\n%s", stderr.String())
 	}
+	res := childResult{pid: cmd.Process.Pid, stdout: stdout.String(), stderr: stderr.String()}
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	res.exit = ws.ExitStatus()
 	if ws.Signaled() {
