@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,7 +98,9 @@ func sampleRecord(seq uint64) *Record {
 		MachCode:        1,
 		MachSubcode:     -2,
 	}
-	for i := 0; i < 21; i++ {
+	// The host's register set (21 on amd64, 34 on arm64): PutHeader
+	// records the host's arch.
+	for i := range RegisterNames(archOf(runtime.GOARCH)) {
 		r.Registers = append(r.Registers, uint64(i)*0x1111)
 	}
 	for i := 0; i < 5; i++ {
@@ -143,8 +146,22 @@ func TestRoundtrip(t *testing.T) {
 	assert.Equal(t, []Record{*r1}, f.Fatal())
 
 	regs := f.RegisterMap(&f.Records[1])
-	assert.Equal(t, uint64(16*0x1111), regs["rip"])
-	assert.Equal(t, uint64(7*0x1111), regs["rsp"])
+	names := RegisterNames(f.Header.Arch)
+	require.NotEmpty(t, names, "the host's arch %s has register names", runtime.GOARCH)
+	at := func(name string) uint64 {
+		return uint64(slices.Index(names, name)) * 0x1111
+	}
+	switch runtime.GOARCH {
+	case "amd64":
+		assert.Equal(t, uint64(16*0x1111), regs["rip"])
+		assert.Equal(t, uint64(7*0x1111), regs["rsp"])
+	case "arm64":
+		assert.Equal(t, uint64(32*0x1111), regs["pc"])
+		assert.Equal(t, uint64(31*0x1111), regs["sp"])
+		assert.Equal(t, uint64(30*0x1111), regs["lr"])
+	}
+	assert.Equal(t, at(PCRegister(f.Header.Arch)), regs[PCRegister(f.Header.Arch)])
+	assert.Equal(t, at(SPRegister(f.Header.Arch)), regs[SPRegister(f.Header.Arch)])
 }
 
 func TestTornRecord(t *testing.T) {
