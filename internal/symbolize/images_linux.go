@@ -46,12 +46,14 @@ func CurrentImages() ([]report.Image, error) {
 	}
 	defer mem.Close()
 
+	// The executable is the mapping of /proc/self/exe's file at its path.
+	// Its inode comes from /proc/self/exe itself (the path may name another
+	// file since), or else from its path: QEMU user emulation fakes the
+	// link's target (the guest program) but not stat, which sees QEMU.
 	exePath, _ := os.Readlink("/proc/self/exe")
-	var exeIno uint64
-	if fi, err := os.Stat("/proc/self/exe"); err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			exeIno = uint64(st.Ino)
-		}
+	exeIno, pathIno := inodeOf("/proc/self/exe"), uint64(0)
+	if exePath != "" {
+		pathIno = inodeOf(exePath)
 	}
 
 	var out []report.Image
@@ -69,10 +71,22 @@ func CurrentImages() ([]report.Image, error) {
 			continue
 		}
 		img.Path = strings.TrimSuffix(m.path, " (deleted)")
-		img.IsMain = m.ino == exeIno && m.path == exePath
+		img.IsMain = m.path == exePath && m.ino != 0 && (m.ino == exeIno || m.ino == pathIno)
 		out = append(out, img)
 	}
 	return out, nil
+}
+
+// inodeOf is the inode number of the file at path, 0 if unknown.
+func inodeOf(path string) uint64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino)
+	}
+	return 0
 }
 
 // mapping is one line of /proc/self/maps.
