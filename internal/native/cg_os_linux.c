@@ -93,6 +93,11 @@ int cg_safe_read(void *dst, uint64_t src, size_t n) {
     return pipe_read(dst, src, n);
 }
 
+/* 1 once cg_safe_read has fallen back to the pipe (process_vm_readv
+ * refused: seccomp, an old kernel, QEMU user emulation), else 0. For tests
+ * that the primary path is the one used where the kernel allows it. */
+int cg_safe_read_fallback(void) { return atomic_load(&g_pvr_broken); }
+
 /* ---- Images: dl_iterate_phdr, at install time only (it takes the loader
  * lock, so never from a handler). In C rather than from /proc/self/maps in
  * Go: the loader knows every object's exact load bias, including ones whose

@@ -12,26 +12,27 @@ import (
 // of them is linked into a program (TestNoTestCodeInPrograms); the tests
 // here call them by these names.
 var (
-	cLayout         = nativetest.Layout
-	cFunctionPC     = nativetest.CFunctionPC
-	unwindHere      = nativetest.UnwindHere
-	newCMemory      = nativetest.NewCMemory
-	unwind          = nativetest.Unwind
-	unwindValidated = nativetest.UnwindValidated
-	codeAddr        = nativetest.CodeAddr
-	safeRead        = nativetest.SafeRead
-	attachRecorder  = nativetest.AttachRecorder
-	detachRecorder  = nativetest.DetachRecorder
-	writeTestRecord = nativetest.WriteRecord
-	recordMach      = nativetest.RecordMach
-	mergeSignal     = nativetest.MergeSignal
-	knownFatal      = nativetest.KnownFatal
-	darwinCPUFault  = nativetest.DarwinCPUFault
-	threadID        = nativetest.ThreadID
-	nowNS           = nativetest.NowNS
-	installForeign  = nativetest.InstallForeign
-	foreignCalls    = nativetest.ForeignCalls
-	cfiTestAddrs    = nativetest.CFIAddrs
+	cLayout          = nativetest.Layout
+	cFunctionPC      = nativetest.CFunctionPC
+	unwindHere       = nativetest.UnwindHere
+	newCMemory       = nativetest.NewCMemory
+	unwind           = nativetest.Unwind
+	unwindValidated  = nativetest.UnwindValidated
+	codeAddr         = nativetest.CodeAddr
+	safeRead         = nativetest.SafeRead
+	safeReadFallback = nativetest.SafeReadFallback
+	attachRecorder   = nativetest.AttachRecorder
+	detachRecorder   = nativetest.DetachRecorder
+	writeTestRecord  = nativetest.WriteRecord
+	recordMach       = nativetest.RecordMach
+	mergeSignal      = nativetest.MergeSignal
+	knownFatal       = nativetest.KnownFatal
+	darwinCPUFault   = nativetest.DarwinCPUFault
+	threadID         = nativetest.ThreadID
+	nowNS            = nativetest.NowNS
+	installForeign   = nativetest.InstallForeign
+	foreignCalls     = nativetest.ForeignCalls
+	cfiTestAddrs     = nativetest.CFIAddrs
 )
 
 type (

@@ -37,6 +37,13 @@ int cg_test_safe_read(void *dst, uint64_t src, size_t n) {
     return cg_safe_read(dst, src, n);
 }
 
+#if defined(__linux__)
+int cg_safe_read_fallback(void);
+int cg_test_safe_read_fallback(void) { return cg_safe_read_fallback(); }
+#else
+int cg_test_safe_read_fallback(void) { return -1; }
+#endif
+
 /* Claims and completes a record with the given flags (slot policy tests). */
 int64_t cg_test_write_record(uint32_t flags, int complete) {
     cg_writer_enter();

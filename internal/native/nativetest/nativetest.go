@@ -30,6 +30,7 @@ uint64_t cg_test_c_function(void);
 uint32_t cg_test_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t *frames,
                         uint32_t max, uint32_t opts, uint32_t *flags);
 int cg_test_safe_read(void *dst, uint64_t src, size_t n);
+int cg_test_safe_read_fallback(void);
 int64_t cg_test_write_record(uint32_t flags, int complete);
 int cg_test_merge_signal_into_mach(uint64_t thread_id, int64_t now_ns, int sig, int code,
                                    uint64_t addr, uint32_t flags);
@@ -132,6 +133,10 @@ func SafeRead(addr uint64, n int) ([]byte, bool) {
 	}
 	return C.GoBytes(buf, C.int(n)), true
 }
+
+// SafeReadFallback is 1 once the safe read has fallen back from
+// process_vm_readv to the pipe, 0 while it has not, -1 off Linux.
+func SafeReadFallback() int { return int(C.cg_test_safe_read_fallback()) }
 
 // AttachRecorder maps a recorder without installing any handler.
 func AttachRecorder(path string, textLo, textHi uintptr) error {
