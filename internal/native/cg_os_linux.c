@@ -37,7 +37,12 @@ static _Atomic int g_pid;
 /* process_vm_readv is refused (seccomp, old kernel): use the pipe. */
 static _Atomic int g_pvr_broken;
 /* Fallback read: write(2) from the address into a pipe fails with EFAULT
- * instead of faulting. One reader at a time (try-lock, never waits). */
+ * instead of faulting. One reader at a time: a try-lock, retried a bounded
+ * number of times with sched_yield (threads faulting together each need
+ * many reads for their walks: failing at once lost their frames under QEMU,
+ * which has no process_vm_readv; a handler nested on the thread that holds
+ * it gives up after the bound instead of waiting for itself). */
+#define CG_PIPE_TRIES 2000
 static int g_pipe[2] = {-1, -1};
 static _Atomic int g_pipe_busy;
 
@@ -59,8 +64,16 @@ void cg_os_after_fork_child(void) {
 
 static int pipe_read(void *dst, uint64_t src, size_t n) {
     int unused = 0;
-    if (g_pipe[1] < 0 || n > 4096 || !atomic_compare_exchange_strong(&g_pipe_busy, &unused, 1))
+    if (g_pipe[1] < 0 || n > 4096)
         return -1;
+    for (int i = 0;; i++) {
+        unused = 0;
+        if (atomic_compare_exchange_strong(&g_pipe_busy, &unused, 1))
+            break;
+        if (i == CG_PIPE_TRIES)
+            return -1;
+        syscall(SYS_sched_yield);
+    }
     int ret = -1;
     ssize_t w = write(g_pipe[1], (const void *)(uintptr_t)src, n);
     if (w > 0) {
