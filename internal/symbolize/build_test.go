@@ -76,6 +76,17 @@ func run(dir string, env []string, name string, args ...string) error {
 	return nil
 }
 
+// cTool is the C toolchain's tool for the architecture the tests run as:
+// name itself, or with CC's cross prefix (CC=aarch64-linux-gnu-gcc, as
+// .ci/arm64.sh sets: aarch64-linux-gnu-strip, ...), so that a library
+// built for an arm64 test is arm64 and its tools read it.
+func cTool(name string) string {
+	if cc := os.Getenv("CC"); strings.HasSuffix(cc, "-gcc") && !strings.ContainsAny(cc, " /") {
+		return strings.TrimSuffix(cc, "gcc") + name
+	}
+	return name
+}
+
 func requireTool(t testing.TB, tool string) {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
@@ -89,7 +100,7 @@ func goProg(t testing.TB, name string, cgo bool, goos, goarch string, extra ...s
 	t.Helper()
 	requireTool(t, "go")
 	if cgo {
-		requireTool(t, "gcc")
+		requireTool(t, cTool("gcc"))
 	}
 	return built(t, name, func(out string) error {
 		env := []string{"CGO_ENABLED=0"}
@@ -107,18 +118,18 @@ func goProg(t testing.TB, name string, cgo bool, goos, goarch string, extra ...s
 // cLib builds testdata/lib as a shared library with a GNU build-id.
 func cLib(t testing.TB) string {
 	t.Helper()
-	requireTool(t, "gcc")
+	requireTool(t, cTool("gcc"))
 	return built(t, "libsymtest.so", func(out string) error {
-		return run(".", nil, "gcc", "-shared", "-fPIC", "-g", "-O1", "-Wl,--build-id", "-o", out, "testdata/lib/lib.c")
+		return run(".", nil, cTool("gcc"), "-shared", "-fPIC", "-g", "-O1", "-Wl,--build-id", "-o", out, "testdata/lib/lib.c")
 	})
 }
 
 // stripped returns a copy of the artifact at path with strip --strip-all.
 func stripped(t testing.TB, path string) string {
 	t.Helper()
-	requireTool(t, "strip")
+	requireTool(t, cTool("strip"))
 	return built(t, filepath.Base(path)+".stripped", func(out string) error {
-		return run(".", nil, "strip", "--strip-all", "-o", out, path)
+		return run(".", nil, cTool("strip"), "--strip-all", "-o", out, path)
 	})
 }
 

@@ -26,6 +26,21 @@ func cFuncLine(t testing.TB) int {
 	return lineOf(t, "testdata/prog/cfuncs.c", "int c_crash_here(int x) {")
 }
 
+// cEntryLine is the line of a C function's first instruction, as
+// addr2line gives it: its first statement's on amd64 (the entry address has
+// a row for the declarator and, last, one for the statement), the
+// declarator's on arm64 (GCC gives the frame set-up an address of its own).
+func cEntryLine(t testing.TB, file, decl, stmt string) int {
+	if runtime.GOARCH == "arm64" {
+		return lineOf(t, file, decl)
+	}
+	return lineOf(t, file, stmt)
+}
+
+func cCrashHereEntryLine(t testing.TB) int {
+	return cEntryLine(t, "testdata/prog/cfuncs.c", "int c_crash_here(int x) {", "volatile int y = x * 7;")
+}
+
 func absPath(t testing.TB, rel string) string {
 	t.Helper()
 	p, err := filepath.Abs(rel)
@@ -70,11 +85,12 @@ func checkC(t *testing.T, s *Symbolizer, po progOutput, exe string) {
 	t.Helper()
 	require.NotZero(t, po.C)
 	cfile := absPath(t, "testdata/prog/cfuncs.c")
-	// At the entry, the line table has a row for the declarator and, at
-	// the same address, one for the first statement; like addr2line, the
-	// lookup answers with the last row at the address: the statement.
+	// At the entry, the line table has (amd64) a row for the declarator
+	// and, at the same address, one for the first statement; like
+	// addr2line, the lookup answers with the last row at the address: the
+	// statement. On arm64 the entry is the declarator's alone.
 	assert.Equal(t, report.Frame{
-		Function: "c_crash_here", File: cfile, Line: cFuncLine(t) + 1,
+		Function: "c_crash_here", File: cfile, Line: cCrashHereEntryLine(t),
 		PC: po.C, Native: true, Image: exe,
 	}, s.Frame(po.C))
 	for _, off := range []uint64{1, 4, 8} {
@@ -82,7 +98,7 @@ func checkC(t *testing.T, s *Symbolizer, po progOutput, exe string) {
 		assert.Equal(t, "c_crash_here", fr.Function, "+%d", off)
 		assert.Equal(t, off, fr.Offset)
 		assert.Equal(t, cfile, fr.File)
-		assert.GreaterOrEqual(t, fr.Line, cFuncLine(t)+1)
+		assert.GreaterOrEqual(t, fr.Line, cCrashHereEntryLine(t))
 		assert.LessOrEqual(t, fr.Line, cFuncLine(t)+3)
 	}
 }
@@ -150,12 +166,12 @@ func TestSharedLibrary(t *testing.T) {
 	// Entry: the first statement's line, as addr2line says (checked below).
 	fr := s.Frame(po.Lib)
 	assert.Equal(t, report.Frame{
-		Function: "lib_func", File: absPath(t, "testdata/lib/lib.c"), Line: lineOf(t, "testdata/lib/lib.c", "return lib_helper(x) + 3;"),
+		Function: "lib_func", File: absPath(t, "testdata/lib/lib.c"), Line: cEntryLine(t, "testdata/lib/lib.c", "int lib_func(int x) {", "return lib_helper(x) + 3;"),
 		PC: po.Lib, Native: true, Image: lib,
 	}, fr)
-	if _, err := exec.LookPath("addr2line"); err == nil {
+	if _, err := exec.LookPath(cTool("addr2line")); err == nil {
 		for _, off := range []uint64{0, 1, 5, 8} {
-			out, err := exec.Command("addr2line", "-f", "-e", lib, fmt.Sprintf("%#x", po.Lib+off-img.Base)).Output()
+			out, err := exec.Command(cTool("addr2line"), "-f", "-e", lib, fmt.Sprintf("%#x", po.Lib+off-img.Base)).Output()
 			require.NoError(t, err)
 			fr := s.Frame(po.Lib + off)
 			assert.Equal(t, fmt.Sprintf("%s\n%s:%d\n", fr.Function, fr.File, fr.Line), string(out), "addr2line at +%d", off)
@@ -174,16 +190,16 @@ func TestSharedLibrary(t *testing.T) {
 
 	// With its separate debug file (objcopy --only-keep-debug, found by
 	// build-id) the stripped library has it all back.
-	requireTool(t, "objcopy")
+	requireTool(t, cTool("objcopy"))
 	h := img.BuildID
 	debugRoot := filepath.Join(tmpDir, "debugroot")
 	dbg := filepath.Join(debugRoot, ".build-id", h[:2], h[2:]+".debug")
 	require.NoError(t, os.MkdirAll(filepath.Dir(dbg), 0o755))
-	require.NoError(t, run(".", nil, "objcopy", "--only-keep-debug", lib, dbg))
+	require.NoError(t, run(".", nil, cTool("objcopy"), "--only-keep-debug", lib, dbg))
 	s3 := New(imgs, Options{DebugDirs: []string{t.TempDir(), debugRoot}})
 	defer s3.Close()
 	assert.Equal(t, report.Frame{
-		Function: "lib_helper", File: absPath(t, "testdata/lib/lib.c"), Line: lineOf(t, "testdata/lib/lib.c", "volatile int y = x;"),
+		Function: "lib_helper", File: absPath(t, "testdata/lib/lib.c"), Line: cEntryLine(t, "testdata/lib/lib.c", "static int lib_helper(int x) {", "volatile int y = x;"),
 		PC: helper, Native: true, Image: slib,
 	}, s3.Frame(helper))
 	assert.Equal(t, s.Frame(po.Lib+5), func() report.Frame { f := s3.Frame(po.Lib + 5); f.Image = lib; return f }())
@@ -192,7 +208,7 @@ func TestSharedLibrary(t *testing.T) {
 	other := filepath.Join(tmpDir, "debugroot-other")
 	odbg := filepath.Join(other, ".build-id", h[:2], h[2:]+".debug")
 	require.NoError(t, os.MkdirAll(filepath.Dir(odbg), 0o755))
-	require.NoError(t, run(".", nil, "gcc", "-shared", "-fPIC", "-g", "-Wl,--build-id", "-o", odbg, "testdata/lib/lib.c"))
+	require.NoError(t, run(".", nil, cTool("gcc"), "-shared", "-fPIC", "-g", "-Wl,--build-id", "-o", odbg, "testdata/lib/lib.c"))
 	s4 := New(imgs, Options{DebugDirs: []string{other}})
 	defer s4.Close()
 	assert.Empty(t, s4.Frame(helper).Function)
