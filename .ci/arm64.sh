@@ -43,29 +43,33 @@ fi
 qemu-aarch64 --version | head -n 1
 aarch64-linux-gnu-gcc --version | head -n 1
 
-# 2. binfmt_misc: arm64 ELF files run through qemu-aarch64.
-[ "$(id -u)" -eq 0 ] || skip "not root: cannot register arm64 programs with binfmt_misc"
-if [ ! -e "$binfmt/register" ]; then
-  mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null ||
-    skip "no binfmt_misc (cannot mount it on $binfmt): arm64 child programs cannot run"
-fi
-if [ -e "$binfmt/qemu-aarch64" ]; then
-  interp=$(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64")
-  if [ ! -x "$interp" ]; then
-    echo "arm64: the registered interpreter $interp is gone: registering again"
+# 2. binfmt_misc: arm64 ELF files run through qemu-aarch64. Debian's
+# qemu-aarch64 looks for the arm64 dynamic loader and libraries under
+# /etc/qemu-binfmt/aarch64 (its interpreter prefix): no environment variable
+# to lose when a test starts a child with an environment of its own.
+interp() { sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64" 2>/dev/null; }
+ready() {
+  [ -e "$binfmt/qemu-aarch64" ] && [ "$(head -n 1 "$binfmt/qemu-aarch64")" = enabled ] &&
+    [ -x "$(interp)" ] && [ -e /etc/qemu-binfmt/aarch64 ]
+}
+if ! ready; then
+  [ "$(id -u)" -eq 0 ] || skip "not root: cannot register arm64 programs with binfmt_misc"
+  if [ ! -e "$binfmt/register" ]; then
+    mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null ||
+      skip "no binfmt_misc (cannot mount it on $binfmt): arm64 child programs cannot run"
+  fi
+  if [ -e "$binfmt/qemu-aarch64" ] && [ ! -x "$(interp)" ]; then
+    echo "arm64: the registered interpreter $(interp) is gone: registering again"
     echo -1 >"$binfmt/qemu-aarch64" || skip "cannot remove the stale binfmt_misc entry"
   fi
+  if [ ! -e "$binfmt/qemu-aarch64" ]; then
+    cat "$conf" >"$binfmt/register" 2>/dev/null ||
+      skip "cannot register qemu-aarch64 with binfmt_misc (read-only or not allowed in this container)"
+  fi
+  [ "$(head -n 1 "$binfmt/qemu-aarch64")" = enabled ] || echo 1 >"$binfmt/qemu-aarch64"
+  mkdir -p /etc/qemu-binfmt
+  [ -e /etc/qemu-binfmt/aarch64 ] || ln -s /usr/aarch64-linux-gnu /etc/qemu-binfmt/aarch64
 fi
-if [ ! -e "$binfmt/qemu-aarch64" ]; then
-  cat "$conf" >"$binfmt/register" 2>/dev/null ||
-    skip "cannot register qemu-aarch64 with binfmt_misc (read-only or not allowed in this container)"
-fi
-[ "$(head -n 1 "$binfmt/qemu-aarch64")" = enabled ] || echo 1 >"$binfmt/qemu-aarch64"
-# Debian's qemu-aarch64 looks for the arm64 dynamic loader and libraries
-# under /etc/qemu-binfmt/aarch64 (its interpreter prefix): no environment
-# variable to lose when a test starts a child with an environment of its own.
-mkdir -p /etc/qemu-binfmt
-[ -e /etc/qemu-binfmt/aarch64 ] || ln -s /usr/aarch64-linux-gnu /etc/qemu-binfmt/aarch64
 
 export GOARCH=arm64 CGO_ENABLED=1 CC=aarch64-linux-gnu-gcc
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
@@ -90,14 +94,17 @@ printf 'module smoke\n\ngo 1.23\n' >"$smoke/go.mod"
   (cd "$smoke" && ./smoke) || true
   exit 1
 }
-echo "arm64: binfmt_misc runs arm64 programs through $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64")"
+echo "arm64: binfmt_misc runs arm64 programs through $(interp)"
 
-# 4. The tests. QEMU once deadlocked in a fork: an outer bound on each run.
+# 4. The tests, never from the test cache (-count=1: the point is to run
+# them under emulation). QEMU once deadlocked in a fork: an outer bound on
+# each run.
 run() {
   echo "+ go test $*"
-  timeout --kill-after=30s 20m go test "$@"
+  timeout --kill-after=30s 20m go test -count=1 "$@"
 }
-run -timeout 15m ./internal/native/... ./internal/collector/ ./internal/traceback/
+run -timeout 15m ./internal/native/... ./internal/collector/ ./internal/traceback/ \
+  ./internal/flightrec/ ./internal/symbolize/
 # QEMU ignores RLIMIT_AS: the oom mode's child would take the machine's
 # memory until the kernel's OOM killer ends it (SIGKILL, no report).
 echo "arm64: skipping TestGoCrashesBecomeExactlyOneAccurateReport/*/oom: QEMU ignores RLIMIT_AS"
