@@ -223,3 +223,7 @@ func decodeCrumb(p []byte) (b report.Breadcrumb, cut, ok bool) {
 	return report.Breadcrumb{Timestamp: time.Unix(0, c.TS).UTC(), Type: c.Type, Category: c.Category,
 		Message: c.Message, Level: c.Level, Data: c.Data}, c.Cut, true
 }
+
+// Running reports whether a snapshotter has started (its file created and
+// its header written): the start-up allocations are behind it.
+func Running() bool { return active.Load() != nil }

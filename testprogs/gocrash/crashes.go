@@ -9,7 +9,10 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
+
+	"github.com/crashguard/crashguard-go/internal/scopesnap"
 )
 
 type account struct{ balance int }
@@ -91,6 +94,14 @@ func stackOverflow() {
 
 //go:noinline
 func outOfMemory() {
+	// An allocation that fails kills the process in whichever goroutine
+	// made it. Let crashguard's start-up work in the background (the scope
+	// snapshotter's file and header) finish first, so that this test's
+	// crash is charged to this function, as the tests expect; in a real
+	// program it can be any goroutine's (README known limits).
+	for deadline := time.Now().Add(5 * time.Second); !scopesnap.Running() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	// A small address-space limit makes the allocator fail for real, as it
 	// does in a memory-limited container.
 	lim := &syscall.Rlimit{Cur: 1 << 30, Max: 1 << 30}
