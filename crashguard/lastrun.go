@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/crashguard/crashguard-go/internal/outbox"
@@ -111,7 +113,7 @@ func (g *Guard) noteStart() (prev *lastStart, err error) {
 	st.start.Do(func() {
 		st.prev, st.startErr = readLastStart(g.s.dir)
 		if self := g.RunID(); self != "" && (st.prev == nil || st.prev.RunID < self) {
-			st.startErr = errors.Join(st.startErr, writeSmallFile(g.s.dir, lastStartFile, lastStart{RunID: self}))
+			st.startErr = errors.Join(st.startErr, writeJSONFile(g.s.dir, lastStartFile, lastStart{RunID: self}))
 		}
 	})
 	return st.prev, st.startErr
@@ -230,28 +232,39 @@ func (o *outboxStore) Put(r *report.Report) error {
 	return err
 }
 
-// writeSmallFile writes v's JSON (tens of bytes) to dir/name through a
-// temp file of one fixed name (name+".tmp") and a rename, so a reader sees
-// the old record or the new one, never half of one, even when the process
-// ends mid-write (Install writes it in the background, and a program may
-// exit right after Install). A process that dies before the rename leaves
-// that one temp file, which the next write reuses: nothing accumulates.
-// dir is crashguard's own (ensureDir): nobody else can plant a link there.
-func writeSmallFile(dir, name string, v any) error {
+// maxStateFile caps what is read of LastRun's small files.
+const maxStateFile = 64 << 10
+
+// writeJSONFile replaces dir/name with v's JSON (0600) through a temp file
+// of one fixed name (name+".tmp") created with O_EXCL, then a rename, so
+// that a reader sees the old record or the new one, never half of one,
+// even when the process ends mid-write (Install notes its start in the
+// background, and a program may exit right after Install). O_EXCL never
+// follows a link planted at the temp name (Dir may be group-writable); a
+// temp file left by a process that died is removed and the write tried
+// once more, so nothing accumulates; a rename replaces a link at name, it
+// does not follow it.
+func writeJSONFile(dir, name string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		_ = os.Remove(tmp) // removes a link itself, never its target
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	if err != nil {
 		return fmt.Errorf("crashguard: last run: %w", err)
 	}
 	_, werr := f.Write(b)
 	if err := errors.Join(werr, f.Close()); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("crashguard: last run: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("crashguard: last run: %w", err)
 	}
 	return nil
@@ -259,41 +272,35 @@ func writeSmallFile(dir, name string, v any) error {
 
 // readJSONFile reads dir/name into v. A missing file is no error (ok
 // false); a damaged one (a power loss, another writer's garbage) is
-// treated as missing and said in the error.
+// treated as missing and said in the error. Only a regular file is read,
+// at most maxStateFile bytes, without waiting on a FIFO: Dir may be
+// group-writable, and what is planted there must not hang or flood this.
 func readJSONFile(dir, name string, v any) (ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(dir, name)
+	if fi, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("crashguard: last run: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("crashguard: last run: %s is not a regular file", name)
 	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return false, fmt.Errorf("crashguard: last run: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("crashguard: last run: %s is not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
+	if err != nil {
+		return false, fmt.Errorf("crashguard: last run: %w", err)
+	}
+	if len(b) > maxStateFile {
+		return false, fmt.Errorf("crashguard: last run: %s is too large", name)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return false, fmt.Errorf("crashguard: last run: %s: %w", name, err)
 	}
 	return true, nil
-}
-
-// writeJSONFile replaces dir/name with v's JSON: a temp file (0600) in dir
-// renamed over it, so a link at the name is replaced, never followed.
-func writeJSONFile(dir, name string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return fmt.Errorf("crashguard: last run: %w", err)
-	}
-	_, werr := f.Write(b)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("crashguard: last run: %w", err)
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("crashguard: last run: %w", err)
-	}
-	return nil
 }

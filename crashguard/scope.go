@@ -1,14 +1,9 @@
 package crashguard
 
 import (
-	"sync/atomic"
-
 	"github.com/crashguard/crashguard-go/internal/runfile"
 	"github.com/crashguard/crashguard-go/internal/scopesnap"
 )
-
-// scopeStarted is set once this process's scope snapshots run (for tests).
-var scopeStarted atomic.Bool
 
 // startScope starts the background snapshots of the sentry-go global
 // hub's scope and of the runtime into the run's scope file
@@ -28,8 +23,6 @@ func (g *Guard) startScope() {
 	go func() {
 		if _, err := scopesnap.Start(path, scopesnap.DefaultEvery, settings); err != nil {
 			g.s.logger.Warn("crashguard: no sentry-go scope snapshots; crash events carry no scope", "err", err)
-			return
 		}
-		scopeStarted.Store(true)
 	}()
 }

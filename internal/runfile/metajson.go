@@ -3,8 +3,8 @@ package runfile
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/crashguard/crashguard-go/internal/jsonstr"
 	"github.com/crashguard/crashguard-go/internal/report"
 )
 
@@ -19,9 +19,9 @@ import (
 // fails when a field is added that this encoder does not write.
 func appendMeta(b []byte, m *Meta) []byte {
 	b = append(b, `{"run_id":`...)
-	b = appendString(b, m.RunID)
+	b = jsonstr.Append(b, m.RunID)
 	b = append(b, `,"event_id":`...)
-	b = appendString(b, m.EventID)
+	b = jsonstr.Append(b, m.EventID)
 	b = append(b, `,"process":`...)
 	b = appendProcess(b, &m.Process)
 	if len(m.FatalStrings) > 0 {
@@ -35,7 +35,7 @@ func appendMeta(b []byte, m *Meta) []byte {
 			b = append(b, '"')
 			b = strconv.AppendUint(b, addr, 10)
 			b = append(b, `":`...)
-			b = appendString(b, s)
+			b = jsonstr.Append(b, s)
 		}
 		b = append(b, '}')
 	}
@@ -46,14 +46,14 @@ func appendProcess(b []byte, p *report.Process) []byte {
 	b = append(b, `{"pid":`...)
 	b = strconv.AppendInt(b, int64(p.PID), 10)
 	b = append(b, `,"executable":`...)
-	b = appendString(b, p.Executable)
+	b = jsonstr.Append(b, p.Executable)
 	if len(p.Args) > 0 {
 		b = append(b, `,"args":[`...)
 		for i, a := range p.Args {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, a)
+			b = jsonstr.Append(b, a)
 		}
 		b = append(b, ']')
 	}
@@ -63,11 +63,11 @@ func appendProcess(b []byte, p *report.Process) []byte {
 	b = append(b, `,"crash_time":`...)
 	b = appendTime(b, p.CrashTime)
 	b = append(b, `,"go_version":`...)
-	b = appendString(b, p.GoVersion)
+	b = jsonstr.Append(b, p.GoVersion)
 	b = append(b, `,"goos":`...)
-	b = appendString(b, p.GOOS)
+	b = jsonstr.Append(b, p.GOOS)
 	b = append(b, `,"goarch":`...)
-	b = appendString(b, p.GOARCH)
+	b = jsonstr.Append(b, p.GOARCH)
 	b = appendOpt(b, "traceback", p.Traceback)
 	if bi := p.Build; bi != nil {
 		b = append(b, `,"build":{`...)
@@ -101,7 +101,7 @@ func appendOpt(b []byte, key, v string) []byte {
 	b = append(b, `,"`...)
 	b = append(b, key...)
 	b = append(b, `":`...)
-	return appendString(b, v)
+	return jsonstr.Append(b, v)
 }
 
 // appendMap appends ,"key":{...} unless m is empty (omitempty).
@@ -118,9 +118,9 @@ func appendMap(b []byte, key string, m map[string]string) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, k)
+		b = jsonstr.Append(b, k)
 		b = append(b, ':')
-		b = appendString(b, v)
+		b = jsonstr.Append(b, v)
 	}
 	return append(b, '}')
 }
@@ -130,60 +130,5 @@ func appendMap(b []byte, key string, m map[string]string) []byte {
 func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string, escaped as encoding/json does
-// apart from HTML characters (<, >, & are left as they are: valid JSON,
-// and nothing renders this line as HTML): quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029
-// escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }

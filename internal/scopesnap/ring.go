@@ -12,6 +12,7 @@ import (
 
 	"github.com/getsentry/sentry-go"
 
+	"github.com/crashguard/crashguard-go/internal/jsonstr"
 	"github.com/crashguard/crashguard-go/internal/report"
 )
 
@@ -121,12 +122,12 @@ func appendData(dst []byte, m map[string]any) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(appendJSONString(dst, k), ':')
+		dst = append(jsonstr.Append(dst, k), ':')
 		switch v := v.(type) {
 		case nil:
 			dst = append(dst, "null"...)
 		case string:
-			dst = appendJSONString(dst, v)
+			dst = jsonstr.Append(dst, v)
 		case bool:
 			dst = strconv.AppendBool(dst, v)
 		case int:
@@ -141,14 +142,14 @@ func appendData(dst []byte, m map[string]any) []byte {
 			dst = strconv.AppendUint(dst, uint64(v), 10)
 		case float64:
 			if math.IsInf(v, 0) || math.IsNaN(v) {
-				dst = appendJSONString(dst, strconv.FormatFloat(v, 'g', -1, 64))
+				dst = jsonstr.Append(dst, strconv.FormatFloat(v, 'g', -1, 64))
 			} else {
 				dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
 			}
 		default:
 			js, err := json.Marshal(v)
 			if err != nil {
-				js = appendJSONString(nil, fmt.Sprintf("%v", v))
+				js = jsonstr.Append(nil, fmt.Sprintf("%v", v))
 			}
 			dst = append(dst, js...)
 		}
@@ -162,55 +163,7 @@ func appendField(dst []byte, key, v string) []byte {
 		return dst
 	}
 	dst = append(append(append(dst, ',', '"'), key...), '"', ':')
-	return appendJSONString(dst, v)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028
-// and U+2029 escaped, as encoding/json does (HTML characters aside).
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(append(dst, s[start:i]...), `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(append(dst, s[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(append(dst, s[start:]...), '"')
+	return jsonstr.Append(dst, v)
 }
 
 // decodeCrumb reads a ring entry; cut is true when it lost its data or
