@@ -44,7 +44,7 @@ func (g *Guard) adopt(ctx context.Context, dir string, all bool) error {
 		return err
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "runs")); err == nil {
-		c := &collector.Collector{Runs: filepath.Join(dir, "runs"), Outbox: g.outbox, Logger: g.s.logger}
+		c := &collector.Collector{Runs: filepath.Join(dir, "runs"), Outbox: g.outbox, Logger: g.s.logger, OnEnded: g.ended}
 		if err := collectWith(ctx, c, all); err != nil {
 			return err
 		}

@@ -24,5 +24,6 @@ func (g *Guard) deliver(ctx context.Context, honourBackoff bool) error {
 	}
 	s := &delivery.Sender{Outbox: g.outbox.Outbox, Transport: tr, Event: ev, Logger: g.s.logger}
 	_, err = s.SendAll(ctx, honourBackoff)
+	g.sendSessions(ctx, tr, g.allSessions)
 	return err
 }

@@ -132,6 +132,18 @@ type Options struct {
 	// (collect and deliver); 0 means 30 s. What is not delivered by then
 	// waits in the outbox for the next start.
 	MonitorTimeout time.Duration
+	// DisableSessions turns off Release Health sessions. By default, with a
+	// DSN and a release, each run is one session: started at Install,
+	// ended after the process is gone by whoever finds its run (a later
+	// start, the monitor, the crashguard command), "crashed" when it left
+	// crash evidence, "exited" otherwise, and sent in batches as session
+	// aggregates. Nothing is sent while the program runs.
+	DisableSessions bool
+	// SessionDistinctID is the sessions' distinct id ("did"), which
+	// Release Health counts as a user: for a program run on behalf of one
+	// user, that user's id. Empty means a hash of the machine id on Linux
+	// (/etc/machine-id; the id itself is never sent), else none.
+	SessionDistinctID string
 }
 
 // DefaultFlushTimeout is the bound of a Flush whose context has no deadline:

@@ -22,6 +22,8 @@ type Outcome struct {
 	// Damage is set when the run file holds bytes that are neither Go crash
 	// output nor nothing: they are kept in quarantine, never sent.
 	Damage *Damage
+	// Meta is the run's metadata line, nil when it was missing or damaged.
+	Meta *runfile.Meta
 }
 
 // Damage is a run file's content that cannot be a report.
@@ -97,7 +99,7 @@ func assemble(ev *runEvidence) (*Outcome, *flightrec.Record) {
 	if meta != nil {
 		hints = traceback.Hints{GOOS: meta.Process.GOOS, Strings: meta.FatalStrings}
 	}
-	out := &Outcome{}
+	out := &Outcome{Meta: c.Meta}
 	clean := len(c.Raw) == 0 || meta != nil && len(bytes.TrimSpace(c.Output)) == 0
 	var crash *crashOutput
 	if !clean {

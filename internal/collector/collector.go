@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/crashguard/crashguard-go/internal/outbox"
 	"github.com/crashguard/crashguard-go/internal/report"
@@ -87,6 +88,13 @@ type Collector struct {
 	// MaxRuns and MaxBuilds bound one pass; 0 means DefaultMaxRunsPerPass
 	// and DefaultMaxBuildsPerPass.
 	MaxRuns, MaxBuilds int
+	// OnEnded, when set, is told of each run this collector ends, with its
+	// metadata, just before the run's files go: crashed when the run became
+	// a report (or was folded into its crash loop's count), at the crash's
+	// time; otherwise a clean end, at a time nothing recorded (zero). Runs
+	// that are only damage, or whose metadata line is unreadable, are not
+	// told: nothing says how they ended. Release Health sessions end here.
+	OnEnded func(m *runfile.Meta, crashed bool, crashTime time.Time)
 }
 
 // Result counts what one pass did.
@@ -190,7 +198,17 @@ func (c *Collector) collectOne(id string, mayBuild bool, builds *int) (made, qua
 	if err != nil {
 		return false, false, err
 	}
-	if d.NoEvidence() {
+	var meta *runfile.Meta
+	var clean bool
+	if c.OnEnded != nil {
+		meta, clean = d.CleanEnd() // parses the line: only when it is needed
+	} else {
+		clean = d.NoEvidence()
+	}
+	if clean {
+		if meta != nil {
+			c.OnEnded(meta, false, time.Time{})
+		}
 		c.Logger.Debug("crashguard: run ended without a crash", "run", id)
 		return false, false, d.Remove()
 	}
@@ -240,6 +258,13 @@ func (c *Collector) collectOne(id string, mayBuild bool, builds *int) (made, qua
 	}
 	if o.Report == nil && o.Damage == nil {
 		c.Logger.Debug("crashguard: run ended without a crash", "run", id)
+	}
+	if c.OnEnded != nil && o.Meta != nil && (o.Report != nil || o.Damage == nil) {
+		var at time.Time
+		if o.Report != nil {
+			at = o.Report.Process.CrashTime
+		}
+		c.OnEnded(o.Meta, o.Report != nil, at)
 	}
 	return o.Report != nil, o.Damage != nil, d.Remove()
 }

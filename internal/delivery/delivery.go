@@ -295,16 +295,20 @@ func positive(v, def int) int {
 // may carry X-Sentry-Rate-Limits too), so every process using this outbox
 // respects them.
 func (s *Sender) storeRateLimits(res transport.Result) {
-	until := res.Until(transport.CategoryError) // includes limits on all categories
-	if until.IsZero() && res.Outcome == transport.RateLimited {
-		// A bare 429 with Retry-After (or its 60s default) limits everything.
-		until = res.Received.Add(res.RetryAfter)
-	}
-	if !until.After(s.now()) {
-		return
-	}
-	if err := s.Outbox.SetRateLimit(transport.CategoryError, until); err != nil {
-		s.log().Warn("crashguard: cannot store rate limit", "err", err)
+	// An event's answer may limit sessions too: kept for the sessions
+	// spool's sender, which posts after the events.
+	for _, c := range []string{transport.CategoryError, transport.CategorySession} {
+		until := res.Until(c) // includes limits on all categories
+		if until.IsZero() && res.Outcome == transport.RateLimited {
+			// A bare 429 with Retry-After (or its 60s default) limits everything.
+			until = res.Received.Add(res.RetryAfter)
+		}
+		if !until.After(s.now()) {
+			continue
+		}
+		if err := s.Outbox.SetRateLimit(c, until); err != nil {
+			s.log().Warn("crashguard: cannot store rate limit", "err", err)
+		}
 	}
 }
 

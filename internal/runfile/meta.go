@@ -14,4 +14,15 @@ type Meta struct {
 	// the thrower's first argument, which names the exact fatal error that
 	// the output itself leaves out.
 	FatalStrings map[uint64]string `json:"fatal_strings,omitempty"`
+	// Session is set when the run is a Release Health session: whoever
+	// ends the run (its collector, or the start that takes its files over)
+	// then spools the session's end. Nil: no session is counted.
+	Session *Session `json:"session,omitempty"`
+}
+
+// Session is what a run's session needs beyond the process's release and
+// environment.
+type Session struct {
+	// DID is the session's distinct id (Sentry's "did"), "" for none.
+	DID string `json:"did,omitempty"`
 }

@@ -39,6 +39,14 @@ func appendMeta(b []byte, m *Meta) []byte {
 		}
 		b = append(b, '}')
 	}
+	if m.Session != nil {
+		b = append(b, `,"session":{`...)
+		if m.Session.DID != "" {
+			b = append(b, `"did":`...)
+			b = jsonstr.Append(b, m.Session.DID)
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

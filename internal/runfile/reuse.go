@@ -2,6 +2,7 @@ package runfile
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -24,7 +25,8 @@ const (
 // line. Its flight recorder, if it has one, is renamed to r's too (an
 // unused recorder, which flightrec.Create takes over); a suppression
 // marker is removed. It returns the locked run file positioned after line,
-// or nil when there was no run to take over, and then nothing was changed.
+// or nil when there was no run to take over, and then nothing was changed,
+// and the taken-over run's metadata when it parses as that run's.
 //
 // Two processes never take over the same run: the lock decides, and the
 // winner keeps it for its whole life. A run is renamed only while locked
@@ -34,13 +36,13 @@ const (
 // run's recorder an orphan that List would remove; the old recorder is one
 // for a moment, and if a collector removes it then, Install creates a new
 // one.
-func (r *Run) takeOver(line []byte) *os.File {
+func (r *Run) takeOver(line []byte) (*os.File, *Meta) {
 	if !canRenameOpen {
-		return nil
+		return nil, nil
 	}
 	d, err := os.Open(r.Runs)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	names, _ := d.Readdirnames(scanNames)
 	_ = d.Close()
@@ -53,18 +55,18 @@ func (r *Run) takeOver(line []byte) *os.File {
 		if tries++; tries > maxTakeOverTries {
 			break
 		}
-		if f := r.tryTakeOver(id, line); f != nil {
-			return f
+		if f, prev := r.tryTakeOver(id, line); f != nil {
+			return f, prev
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-func (r *Run) tryTakeOver(id string, line []byte) *os.File {
+func (r *Run) tryTakeOver(id string, line []byte) (*os.File, *Meta) {
 	old := &Dead{ID: id, Runs: r.Runs}
 	f, err := os.OpenFile(old.file(), os.O_RDWR|noFollow|nonBlock, 0)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	ok := false
 	defer func() {
@@ -74,19 +76,20 @@ func (r *Run) tryTakeOver(id string, line []byte) *os.File {
 	}()
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() || lockFile(f, true) != nil {
-		return nil // alive, being collected, or not ours
+		return nil, nil // alive, being collected, or not ours
 	}
 	// Still the file at that name: not removed or taken over by whoever
 	// held the lock before us.
 	if li, err := os.Lstat(old.file()); err != nil || !os.SameFile(fi, li) {
-		return nil
+		return nil, nil
 	}
 	old.f = f
-	if !old.NoEvidence() {
-		return nil // the collector's: a crash, or damage to quarantine
+	oldLine, clean := old.noEvidence()
+	if !clean {
+		return nil, nil // the collector's: a crash, or damage to quarantine
 	}
 	if err := os.Rename(old.file(), r.file()); err != nil {
-		return nil
+		return nil, nil
 	}
 	// From here on the file is this run's, whatever else fails.
 	ok = true
@@ -114,9 +117,9 @@ func (r *Run) tryTakeOver(id string, line []byte) *os.File {
 		_ = os.Remove(r.file())
 		removeRegular(r.Path(FlightName))
 		removeRegular(r.Path(ScopeName))
-		return nil
+		return nil, nil
 	}
-	return f
+	return f, parseMeta(oldLine, id)
 }
 
 // NoEvidence reports whether the run ended without leaving any evidence of
@@ -128,19 +131,45 @@ func (r *Run) tryTakeOver(id string, line []byte) *os.File {
 // panics) and can be removed or taken over at once. False means the run
 // must be collected the full way (Build): it may hold a crash, or damage.
 func (d *Dead) NoEvidence() bool {
+	_, ok := d.noEvidence()
+	return ok
+}
+
+// noEvidence is NoEvidence that also returns the metadata line it read.
+func (d *Dead) noEvidence() (line []byte, ok bool) {
 	st, err := d.f.Stat()
 	if err != nil || st.Size() == 0 || st.Size() > maxMetaSize {
-		return false
+		return nil, false
 	}
 	b := make([]byte, st.Size())
 	if n, err := d.f.ReadAt(b, 0); n != len(b) && err != nil {
-		return false
+		return nil, false
 	}
 	prefix := `{"run_id":"` + d.ID + `"`
 	if !bytes.HasPrefix(b, []byte(prefix)) || !bytes.HasSuffix(b, []byte("}\n")) ||
 		bytes.IndexByte(b, '\n') != len(b)-1 || bytes.IndexByte(b, 0) >= 0 {
-		return false
+		return nil, false
 	}
 	unused, err := flightrec.Unused(d.Path(FlightName))
-	return unused || errors.Is(err, fs.ErrNotExist)
+	return b, unused || errors.Is(err, fs.ErrNotExist)
+}
+
+// CleanEnd is NoEvidence that also returns the run's metadata (nil when
+// its line does not parse as this run's), for whoever ends the run's
+// session.
+func (d *Dead) CleanEnd() (*Meta, bool) {
+	line, ok := d.noEvidence()
+	if !ok {
+		return nil, false
+	}
+	return parseMeta(line, d.ID), true
+}
+
+// parseMeta parses a metadata line; nil unless it names run id.
+func parseMeta(line []byte, id string) *Meta {
+	var m Meta
+	if json.Unmarshal(line, &m) != nil || m.RunID != id {
+		return nil
+	}
+	return &m
 }

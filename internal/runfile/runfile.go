@@ -76,6 +76,11 @@ type Run struct {
 	// clean run (the flight recorder, if it had one, is beside it under
 	// this run's name, for flightrec.Create to take over).
 	Reused bool
+	// Predecessor is the metadata of the clean dead run whose files were
+	// taken over (Reused), nil otherwise or when its line could not be
+	// read back: the start that takes a run over is the one that ends it,
+	// so it ends that run's session (Meta.Session).
+	Predecessor *Meta
 }
 
 // Start starts this process's run under runs: it locks a run file, writes
@@ -101,9 +106,10 @@ func Start(runs string, meta *Meta) (*Run, error) {
 	meta.RunID = id
 	line := append(appendMeta(make([]byte, 0, 4096), meta), '\n')
 	r := &Run{ID: id, Runs: runs}
-	if f := r.takeOver(line); f != nil {
+	if f, prev := r.takeOver(line); f != nil {
 		r.CrashFile = f
 		r.Reused = true
+		r.Predecessor = prev
 		return r, nil
 	}
 	f, err := os.OpenFile(r.file(), os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, 0o600)

@@ -1,10 +1,13 @@
 package sessions
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,4 +122,26 @@ func TestOneSenderAtATimeAndDamagedRecordsGo(t *testing.T) {
 	assert.Equal(t, 1, sent)
 	assert.NoFileExists(t, filepath.Join(s.dir, "bad"+ext))
 	assert.FileExists(t, filepath.Join(s.dir, "notours.txt"))
+}
+
+func TestAppendEndedMatchesJSON(t *testing.T) {
+	local := time.FixedZone("X", 3600)
+	for _, e := range []Ended{
+		{RunID: "r1", Started: t0, Status: Exited, Release: "app@1"},
+		{RunID: "r2", Started: t0.Add(123456789).In(local), Status: Crashed, Release: "a\"b\\c\u2028", Environment: "prod<>&", DistinctID: "d\x01"},
+	} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false) // jsonstr leaves <>& as they are: the same JSON
+		require.NoError(t, enc.Encode(e))
+		assert.Equal(t, strings.TrimSuffix(want.String(), "\n"), string(appendEnded(nil, &e)))
+	}
+}
+
+func TestLastStartRestartsEveryFourDays(t *testing.T) {
+	assert.Equal(t, t0, LastStart(t0, t0.Add(time.Hour)))
+	assert.Equal(t, t0, LastStart(t0, t0.Add(RestartEvery)))
+	assert.Equal(t, t0.Add(RestartEvery), LastStart(t0, t0.Add(RestartEvery+time.Second)))
+	assert.Equal(t, t0.Add(2*RestartEvery), LastStart(t0, t0.Add(9*24*time.Hour)))
+	assert.True(t, t0.Add(9*24*time.Hour).Sub(LastStart(t0, t0.Add(9*24*time.Hour))) < MaxAge)
 }

@@ -1,0 +1,157 @@
+//go:build unix
+
+package crashguard
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crashguard/crashguard-go/internal/sentrytest"
+)
+
+// sessionTotals adds up the session buckets the receiver got.
+func sessionTotals(bs []sentrytest.SessionBucket) (exited, crashed, other int) {
+	for _, b := range bs {
+		exited += b.Exited
+		crashed += b.Crashed
+		other += b.Errored + b.Abnormal
+	}
+	return
+}
+
+// spooled lists the sessions waiting in dir's spool.
+func spooled(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "sessions", "*.session"))
+	require.NoError(t, err)
+	return m
+}
+
+// Three clean runs and one crash of one release: Release Health gets 3
+// exited and 1 crashed, in one request sent with the crash, and none of
+// the short runs cost a request of its own.
+func TestSessionsCountCleanRunsAndCrashes(t *testing.T) {
+	bin := testprog(t, "gocrash")
+	dir := t.TempDir()
+	recv := sentrytest.New()
+	t.Cleanup(recv.Close)
+	env := []string{"SENTRY_DSN=" + recv.DSN(), "SENTRY_RELEASE=app@1.2.3", "SENTRY_ENVIRONMENT=staging"}
+	begin := time.Now()
+
+	for _, mode := range []string{"return", "exit3", "return"} {
+		runChild(t, bin, dir, env, mode)
+	}
+	res := runChild(t, bin, dir, env, "panic-main")
+	require.Equal(t, 2, res.exit, res.stderr)
+	assert.Zero(t, recv.Counts().Requests, "short clean runs send nothing of their own")
+	assert.Len(t, spooled(t, dir), 3, "each start spooled the run it took over")
+
+	res = runChild(t, bin, dir, env, "flush")
+	require.Contains(t, res.stdout, "gocrash: flush: <nil>", res.stderr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs, err := recv.WaitEvents(ctx, 1)
+	require.NoError(t, err)
+	assert.Equal(t, "app@1.2.3", evs[0].Event["release"])
+
+	buckets := recv.SessionBuckets()
+	exited, crashed, other := sessionTotals(buckets)
+	assert.Equal(t, 3, exited)
+	assert.Equal(t, 1, crashed)
+	assert.Zero(t, other, "errored and abnormal are never sent")
+	for _, b := range buckets {
+		assert.Equal(t, "app@1.2.3", b.Release)
+		assert.Equal(t, "staging", b.Environment)
+		assert.Equal(t, machineDID(), b.DID)
+		assert.False(t, b.Started.Before(begin.Truncate(time.Minute)), "started %s", b.Started)
+		assert.False(t, b.Started.After(time.Now()), "started %s", b.Started)
+		assert.Zero(t, b.Started.Second(), "aggregates are bucketed by minute")
+	}
+	sessionPosts := 0
+	for _, r := range recv.Envelopes() {
+		if len(r.Sessions) > 0 {
+			sessionPosts++
+		}
+	}
+	assert.Equal(t, 1, sessionPosts, "the sessions went in one request")
+	assert.Empty(t, spooled(t, dir), "sent sessions are removed")
+}
+
+// A session rate limit announced by Sentry is honoured by every later
+// process: the sessions stay spooled, nothing is posted, and no count is
+// lost.
+func TestSessionsHonourTheSessionRateLimit(t *testing.T) {
+	bin := testprog(t, "gocrash")
+	dir := t.TempDir()
+	recv := sentrytest.New()
+	t.Cleanup(recv.Close)
+	recv.SetRateLimits("600:session:project") // on every answer, the event's too
+	env := []string{"SENTRY_DSN=" + recv.DSN(), "SENTRY_RELEASE=app@2"}
+
+	runChild(t, bin, dir, env, "return")
+	runChild(t, bin, dir, env, "panic-main")
+	res := runChild(t, bin, dir, env, "flush")
+	require.Contains(t, res.stdout, "gocrash: flush: <nil>", res.stderr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := recv.WaitEvents(ctx, 1)
+	require.NoError(t, err)
+	assert.Empty(t, recv.SessionBuckets(), "limited by the event's answer: no sessions posted")
+	assert.Equal(t, 1, recv.Counts().Requests)
+	assert.Len(t, spooled(t, dir), 2, "the sessions wait, none lost")
+
+	runChild(t, bin, dir, env, "flush")
+	assert.Equal(t, 1, recv.Counts().Requests, "a later process honours the limit too")
+	assert.Len(t, spooled(t, dir), 3)
+}
+
+// Sessions need a DSN and a release, and can be turned off.
+func TestSessionMetaNeedsDSNAndRelease(t *testing.T) {
+	s := settings{dsn: "https://k@example.com/1", release: "r"}
+	assert.NotNil(t, sessionMeta(s, Options{}))
+	assert.Equal(t, "user-7", sessionMeta(s, Options{SessionDistinctID: "user-7"}).DID)
+	assert.Nil(t, sessionMeta(s, Options{DisableSessions: true}))
+	assert.Nil(t, sessionMeta(settings{release: "r"}, Options{}), "no DSN")
+	assert.Nil(t, sessionMeta(settings{dsn: s.dsn}, Options{}), "no release")
+	if id, err := os.ReadFile("/etc/machine-id"); err == nil && len(id) > 1 {
+		did := machineDID()
+		assert.Len(t, did, 32)
+		assert.NotContains(t, string(id), did, "the machine id itself is never sent")
+	}
+}
+
+// With the monitor, a run's session reaches Sentry as soon as the run
+// ends, clean or crashed, with no later start.
+func TestMonitorEndsTheSessionAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		mode             string
+		exited, crashed int
+	}{
+		{"return", 1, 0},
+		{"panic-main", 0, 1},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			bin := testprogCgo(t, "gocrash", false)
+			recv := sentrytest.New()
+			t.Cleanup(recv.Close)
+			dir := t.TempDir()
+			res := runChild(t, bin, dir, []string{"GOCRASH_MONITOR=1", "SENTRY_DSN=" + recv.DSN(), "SENTRY_RELEASE=app@3"}, c.mode)
+			require.Contains(t, res.stdout, "gocrash: monitor up", res.stderr)
+			id := runIDOf(t, res.stdout)
+			ctx, cancel := context.WithTimeout(context.Background(), monitorDeadline)
+			defer cancel()
+			require.NoError(t, recv.WaitRequests(ctx, 1+c.crashed), "the session, and the event if any, without a later start")
+			waitMonitorGone(t, id)
+			exited, crashed, _ := sessionTotals(recv.SessionBuckets())
+			assert.Equal(t, c.exited, exited)
+			assert.Equal(t, c.crashed, crashed)
+			assert.Empty(t, spooled(t, dir))
+		})
+	}
+}
