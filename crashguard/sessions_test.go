@@ -130,7 +130,7 @@ func TestSessionMetaNeedsDSNAndRelease(t *testing.T) {
 // ends, clean or crashed, with no later start.
 func TestMonitorEndsTheSessionAtOnce(t *testing.T) {
 	for _, c := range []struct {
-		mode             string
+		mode            string
 		exited, crashed int
 	}{
 		{"return", 1, 0},
