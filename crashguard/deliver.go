@@ -18,7 +18,7 @@ func (g *Guard) deliver(ctx context.Context, honourBackoff bool) error {
 	if err != nil {
 		return err
 	}
-	ev := sentryevent.Options{Dsn: g.s.dsn}
+	ev := sentryevent.Options{Dsn: g.s.dsn, OmitCrashOutput: g.opts.OmitCrashOutput}
 	if bs := g.opts.Sentry.BeforeSend; bs != nil {
 		ev.BeforeSend = func(e *sentry.Event) *sentry.Event { return bs(e, &sentry.EventHint{}) }
 	}

@@ -22,7 +22,7 @@ func init() {
 // start would do, now. Every dead run in the directory is collected (the
 // one waited for and any other), and the outbox delivered within ctx.
 func monitorWork(ctx context.Context, cfg monitor.Config) error {
-	opts := Options{Dir: cfg.Dir, Sentry: sentry.ClientOptions{
+	opts := Options{Dir: cfg.Dir, OmitCrashOutput: cfg.OmitCrashOutput, Sentry: sentry.ClientOptions{
 		Dsn: cfg.DSN, HTTPProxy: cfg.HTTPProxy, HTTPSProxy: cfg.HTTPSProxy}}
 	s := resolve(opts)
 	s.dirs = []string{s.dir} // the run's own directory; adoption is for starts
@@ -62,6 +62,8 @@ func (g *Guard) startMonitor() {
 		Timeout:    timeout,
 		HTTPProxy:  o.HTTPProxy,
 		HTTPSProxy: o.HTTPSProxy,
+		// The program's choice, data the monitor can have.
+		OmitCrashOutput: g.opts.OmitCrashOutput,
 		// Go values the monitor, another process, cannot have: it
 		// collects, and the next start sends through them.
 		CollectOnly: o.BeforeSend != nil || o.HTTPClient != nil || o.HTTPTransport != nil ||

@@ -144,6 +144,13 @@ type Options struct {
 	// user, that user's id. Empty means a hash of the machine id on Linux
 	// (/etc/machine-id; the id itself is never sent), else none.
 	SessionDistinctID string
+	// OmitCrashOutput leaves the raw Go crash output (crash.txt, the text
+	// the runtime printed) out of the events sent: the event still carries
+	// everything parsed from it (exception, goroutines, registers), and the
+	// report on disk keeps it. For programs whose panic values or pointer
+	// arguments must not leave the machine in any form beyond the parsed
+	// one; BeforeSend can do the same per event.
+	OmitCrashOutput bool
 }
 
 // DefaultFlushTimeout is the bound of a Flush whose context has no deadline:

@@ -60,6 +60,8 @@ type Config struct {
 	// BeforeSend, an HTTP client or transport, CA certificates: Go values,
 	// not data). The next start of the program delivers, through them.
 	CollectOnly bool `json:"collect_only,omitempty"`
+	// OmitCrashOutput is the program's Options.OmitCrashOutput.
+	OmitCrashOutput bool `json:"omit_crash_output,omitempty"`
 }
 
 // Requested reports whether this process was started as a monitor.

@@ -131,7 +131,7 @@ func newEvent(r *report.Report, opts Options) (*sentry.Event, *extras, error) {
 	if images := debugImages(r); len(images) > 0 {
 		ev.DebugMeta = &sentry.DebugMeta{Images: images}
 	}
-	if r.CrashOutput != "" {
+	if r.CrashOutput != "" && !opts.OmitCrashOutput {
 		ev.Attachments = []*sentry.Attachment{{
 			Filename:    CrashOutputFilename,
 			ContentType: CrashOutputContentType,

@@ -61,6 +61,9 @@ type Options struct {
 	// MaxAttachmentSize caps each attachment in bytes: 0 (or more than
 	// DefaultMaxAttachmentSize) means DefaultMaxAttachmentSize.
 	MaxAttachmentSize int
+	// OmitCrashOutput leaves the raw crash output attachment out of the
+	// envelope (the event still carries everything parsed from it).
+	OmitCrashOutput bool
 	// Context holds values the sender adds to the "crashguard" context,
 	// before BeforeSend sees the event: the crash-loop counts of
 	// internal/delivery ("folded_crashes", "dropped_reports").

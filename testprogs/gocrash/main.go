@@ -74,6 +74,7 @@ func main() {
 		SuppressOSCrashReports: os.Getenv("GOCRASH_SUPPRESS") == "1",
 		Monitor:                os.Getenv("GOCRASH_MONITOR") == "1",
 		MonitorTimeout:         monitorTimeout,
+		OmitCrashOutput:        os.Getenv("GOCRASH_OMIT_OUTPUT") == "1",
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gocrash: install:", err)

@@ -46,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", os.Getenv("CRASHGUARD_DIR"), "crashguard directory (runs/ and outbox/ inside)")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound of deliver")
+	omit := fs.Bool("omit-crash-output", false, "deliver without the raw crash output attachment (Options.OmitCrashOutput)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -53,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "crashguard: no directory: give -dir or set CRASHGUARD_DIR")
 		return 2
 	}
-	g, err := crashguard.Open(crashguard.Options{Dir: *dir})
+	g, err := crashguard.Open(crashguard.Options{Dir: *dir, OmitCrashOutput: *omit})
 	if err != nil {
 		fmt.Fprintln(stderr, "crashguard:", err)
 		return 1
