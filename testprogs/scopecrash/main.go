@@ -5,7 +5,8 @@
 //
 //	CRASHGUARD_DIR=/tmp/cg go run ./testprogs/scopecrash panic
 //
-// Modes: panic, concurrent-map, deadlock. With SCOPECRASH_EXACT=1 the
+// Modes: panic, concurrent-map, deadlock, and with cgo c-null-pthread (a
+// NULL write in C on a thread Go never created). With SCOPECRASH_EXACT=1 the
 // program sets crashguard.BeforeBreadcrumb in its sentry-go options and
 // adds a fourth breadcrumb ("last words") right before the crash, which
 // only the breadcrumb ring can have seen.
@@ -37,7 +38,7 @@ var modes = map[string]func(){
 
 func main() {
 	if len(os.Args) != 2 || modes[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: scopecrash <panic|concurrent-map|deadlock>")
+		fmt.Fprintln(os.Stderr, "usage: scopecrash <panic|concurrent-map|deadlock|c-null-pthread>")
 		os.Exit(64)
 	}
 	g, err := crashguard.Install(crashguard.Options{})
