@@ -200,8 +200,8 @@ func (g *Guard) startRun(meta *runfile.Meta) (*runfile.Run, error) {
 }
 
 func processInfo(s settings, opts Options) report.Process {
-	exe, err := os.Executable()
-	if err != nil {
+	exe := s.executable
+	if exe == "" {
 		exe = os.Args[0]
 	}
 	p := report.Process{

@@ -171,7 +171,10 @@ type settings struct {
 	serverName  string
 	hostname    string
 	traceback   string
-	logger      *slog.Logger
+	// executable is this program's path (os.Executable, else os.Args[0]),
+	// read once: it names the directory and goes into the run's metadata.
+	executable string
+	logger     *slog.Logger
 }
 
 // env is what option resolution reads of the process and its environment:
@@ -234,7 +237,8 @@ func resolveIn(o Options, e env) settings {
 	if s.serverName == "" {
 		s.serverName = s.hostname
 	}
-	s.dirs = candidateDirs(o.Dir, e)
+	s.executable, _ = e.executable()
+	s.dirs = candidateDirs(o.Dir, s.executable, e)
 	s.dir = s.dirs[0]
 	s.traceback = effectiveTraceback(e.getenv("GOTRACEBACK"), o.Traceback)
 	return s
@@ -245,8 +249,7 @@ func resolveIn(o Options, e env) settings {
 // per-user fallback under os.TempDir, so that a program with no $HOME (a
 // systemd unit, env -i, a container) or a read-only or full configured
 // directory still captures its crashes. Duplicates are left out.
-func candidateDirs(dir string, e env) []string {
-	exe, _ := e.executable()
+func candidateDirs(dir, exe string, e env) []string {
 	name := filepath.Base(exe)
 	if dir == "" {
 		dir = e.getenv("CRASHGUARD_DIR")
