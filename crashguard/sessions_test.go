@@ -4,8 +4,10 @@ package crashguard
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,12 +27,26 @@ func sessionTotals(bs []sentrytest.SessionBucket) (exited, crashed, other int) {
 	return
 }
 
-// spooled lists the sessions waiting in dir's spool.
+// spooled lists the run ids of the sessions waiting in dir's spool (the
+// log and any batch a sender left: one JSON line each).
 func spooled(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "sessions", "*.session"))
+	m, err := filepath.Glob(filepath.Join(dir, "sessions", "*.log"))
 	require.NoError(t, err)
-	return m
+	var ids []string
+	for _, p := range m {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e struct {
+				RunID string `json:"run_id"`
+			}
+			if line != "" && json.Unmarshal([]byte(line), &e) == nil {
+				ids = append(ids, e.RunID)
+			}
+		}
+	}
+	return ids
 }
 
 // Three clean runs and one crash of one release: Release Health gets 3

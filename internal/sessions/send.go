@@ -34,10 +34,11 @@ type RateLimits interface {
 var ErrNotSent = errors.New("sessions: not sent")
 
 // Send sends what the spool holds as aggregates, one envelope per release
-// and environment, and removes what Sentry accepted. It honours the
-// "session" rate limit shared with every process using the same outbox,
-// and records a new one. Another process sending the same spool right now
-// makes it return at once with nothing done.
+// and environment, and removes what Sentry accepted or refused (refused
+// counts would be refused again); what could not be sent stays for a later
+// pass. It honours the "session" rate limit shared with every process using
+// the same outbox, and records a new one. Another process sending the same
+// spool right now makes it return at once with nothing done.
 func (s *Spool) Send(ctx context.Context, p Poster, rl RateLimits, now time.Time) (sent int, err error) {
 	unlock, ok, err := s.lock()
 	if err != nil || !ok {
@@ -47,37 +48,55 @@ func (s *Spool) Send(ctx context.Context, p Poster, rl RateLimits, now time.Time
 	if until, limited := rl.RateLimited(transport.CategorySession, now); limited {
 		return 0, fmt.Errorf("%w: rate limited by Sentry until %s", ErrNotSent, until.Format(time.RFC3339))
 	}
-	entries, err := s.list(MaxPerPass)
-	if err != nil || len(entries) == 0 {
+	batches, err := s.claim(now)
+	if err != nil || len(batches) == 0 {
 		return 0, err
 	}
-	var errs []error
-	for _, g := range group(entries) {
-		env, err := envelope(g, now)
+	var entries []entry
+	seen := map[string]bool{}
+	for _, b := range batches {
+		es, err := readFile(b, true)
 		if err != nil {
-			return sent, err
+			return 0, fmt.Errorf("sessions: %w", err)
 		}
-		res := p.Send(ctx, env)
-		if until := res.Until(transport.CategorySession); !until.IsZero() {
-			_ = rl.SetRateLimit(transport.CategorySession, until)
-		}
-		switch res.Outcome {
-		case transport.Delivered, transport.Rejected:
-			// Rejected sessions would be rejected again: counts are not
-			// worth a quarantine, and keeping them would resend forever.
-			for _, e := range g.entries {
-				_ = os.Remove(e.path)
+		for _, e := range es {
+			if !seen[e.RunID] { // spooled twice (see rewrite): counted once
+				seen[e.RunID] = true
+				entries = append(entries, e)
 			}
-			if res.Outcome == transport.Delivered {
-				sent += len(g.entries)
-			} else {
-				errs = append(errs, fmt.Errorf("sessions: refused by Sentry: %w", res.Err))
-			}
-		default:
-			return sent, fmt.Errorf("%w: %s: %w", ErrNotSent, res.Outcome, res.Err)
 		}
 	}
-	return sent, errors.Join(errs...)
+	var left []entry
+	if len(entries) > MaxPerPass {
+		entries, left = entries[:MaxPerPass], entries[MaxPerPass:]
+	}
+	var errs []error
+	groups := group(entries)
+	for i, g := range groups {
+		env, err := envelope(g, now)
+		if err == nil {
+			res := p.Send(ctx, env)
+			if until := res.Until(transport.CategorySession); !until.IsZero() {
+				_ = rl.SetRateLimit(transport.CategorySession, until)
+			}
+			switch res.Outcome {
+			case transport.Delivered:
+				sent += len(g.entries)
+				continue
+			case transport.Rejected:
+				errs = append(errs, fmt.Errorf("sessions: refused by Sentry: %w", res.Err))
+				continue
+			}
+			err = fmt.Errorf("%w: %s: %w", ErrNotSent, res.Outcome, res.Err)
+		}
+		// Not sent: this group and every later one wait.
+		for _, rest := range groups[i:] {
+			left = append(left, rest.entries...)
+		}
+		errs = append(errs, err)
+		break
+	}
+	return sent, errors.Join(append(errs, s.rewrite(batches, left, now))...)
 }
 
 // batch is the sessions of one release and environment.

@@ -5,30 +5,23 @@
 // "exited". "abnormal" is never sent: nothing a dead run leaves tells a
 // hang or an OOM kill apart from an os.Exit, and a status is never guessed.
 //
-// Ended sessions are spooled, one small file per run, in sessions/ beside
-// the outbox (collection writes them; Install never does), and sent in
-// batches as "sessions" aggregate items, one envelope per release and
-// environment, counts bucketed by the minute they started (Sentry's
-// session protocol, "Session Aggregates"), so short-lived programs do not
-// cost a request each and a crash loop's crashes are all counted even when
-// their events are folded. Aggregates are not updates of a live session:
-// each run is reported once, when it has ended, so the five-day update
-// window does not apply (a crash on day six of a long-lived server still
-// counts, as one session that started six days earlier).
+// Ended sessions are spooled as lines appended to one log in sessions/
+// beside the outbox (spool.go: one write to an existing file, so that a
+// start that ends its predecessor's session pays microseconds, not a file
+// creation), and sent in batches as "sessions" aggregate items, one
+// envelope per release and environment, counts bucketed by the minute they
+// started (Sentry's session protocol, "Session Aggregates"), so short-lived
+// programs do not cost a request each and a crash loop's crashes are all
+// counted even when their events are folded. Aggregates are not updates of
+// a live session: each run is reported once, when it has ended, so a run
+// longer than Sentry's five days counts from its last four-day boundary
+// (LastStart).
 package sessions
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/crashguard/crashguard-go/internal/jsonstr"
-	"github.com/crashguard/crashguard-go/internal/safedir"
 )
 
 // Statuses of an ended session, as Sentry names them.
@@ -37,18 +30,12 @@ const (
 	Crashed = "crashed"
 )
 
-// ext names a spooled session; tmpExt one being written.
-const (
-	ext    = ".session"
-	tmpExt = ".session-tmp"
-)
-
 // maxRecord caps what is read of one spooled session.
 const maxRecord = 4 << 10
 
 // Ended is one run's session, once the run has ended.
 type Ended struct {
-	// RunID names the run; it is the spool file's name.
+	// RunID names the run: a run spooled twice is sent once per pass.
 	RunID string `json:"run_id"`
 	// Started is when the run's Install ran.
 	Started time.Time `json:"started"`
@@ -60,44 +47,9 @@ type Ended struct {
 	Environment string `json:"environment,omitempty"`
 	// DistinctID is the session's did: who or what the run was for.
 	DistinctID string `json:"did,omitempty"`
-}
-
-// Spool is the directory of ended sessions waiting to be sent.
-type Spool struct{ dir string }
-
-// Open opens (creating it 0700 when missing) the spool in dir, which must
-// be safe as crashguard's other directories are (safedir.Ensure).
-func Open(dir string) (*Spool, error) {
-	if err := safedir.Ensure(dir); err != nil {
-		return nil, fmt.Errorf("sessions: %w", err)
-	}
-	return &Spool{dir: dir}, nil
-}
-
-// Record spools e durably enough (write, then rename: a power cut loses at
-// most the newest, never leaves half a record under a final name). A
-// session without a release cannot be sent (Sentry requires one) and is
-// not recorded: it returns nil.
-func (s *Spool) Record(e Ended) error {
-	if e.Release == "" {
-		return nil
-	}
-	if e.Status != Exited && e.Status != Crashed {
-		return fmt.Errorf("sessions: status %q", e.Status)
-	}
-	if e.RunID == "" || strings.ContainsAny(e.RunID, `/\`) || strings.HasPrefix(e.RunID, ".") {
-		return fmt.Errorf("sessions: run id %q", e.RunID)
-	}
-	b := appendEnded(make([]byte, 0, 256), &e)
-	tmp := filepath.Join(s.dir, e.RunID+tmpExt)
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("sessions: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, e.RunID+ext)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("sessions: %w", err)
-	}
-	return nil
+	// Recorded is when the end was spooled (set by Record): what makes a
+	// batch due by age.
+	Recorded time.Time `json:"recorded"`
 }
 
 // appendEnded appends e as json.Marshal would (TestAppendEndedMatchesJSON),
@@ -120,64 +72,9 @@ func appendEnded(b []byte, e *Ended) []byte {
 		b = append(b, `,"did":`...)
 		b = jsonstr.Append(b, e.DistinctID)
 	}
-	return append(b, '}')
-}
-
-// entry is a spooled session and its file.
-type entry struct {
-	Ended
-	path string
-}
-
-// list reads up to max spooled sessions. A record that cannot be read as
-// one is removed: it is crashguard's own file (its exact suffix), and a
-// session count is not worth a quarantine.
-func (s *Spool) list(max int) ([]entry, error) {
-	des, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("sessions: %w", err)
-	}
-	var out []entry
-	for _, de := range des {
-		if len(out) == max {
-			break
-		}
-		name := de.Name()
-		if !strings.HasSuffix(name, ext) || !de.Type().IsRegular() {
-			continue
-		}
-		path := filepath.Join(s.dir, name)
-		e, err := read(path)
-		if err != nil {
-			_ = os.Remove(path)
-			continue
-		}
-		out = append(out, entry{Ended: e, path: path})
-	}
-	return out, nil
-}
-
-func read(path string) (Ended, error) {
-	var e Ended
-	f, err := openNoFollow(path)
-	if err != nil {
-		return e, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRecord+1))
-	if err != nil {
-		return e, err
-	}
-	if len(b) > maxRecord {
-		return e, errors.New("sessions: record too large")
-	}
-	if err := json.Unmarshal(b, &e); err != nil {
-		return e, err
-	}
-	if e.Release == "" || (e.Status != Exited && e.Status != Crashed) || e.Started.IsZero() {
-		return e, errors.New("sessions: incomplete record")
-	}
-	return e, nil
+	b = append(b, `,"recorded":"`...)
+	b = e.Recorded.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
 }
 
 // MaxAge is how far in the past Sentry still takes a session's start

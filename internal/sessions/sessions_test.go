@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,9 +73,12 @@ func TestEndedRunsAreSentAsAggregatesPerRelease(t *testing.T) {
 		{Release: "app@2", Started: t0.Truncate(time.Minute), DID: "m1", Crashed: 1},
 	}, recv.SessionBuckets())
 	assert.Equal(t, 2, recv.Counts().Requests, "one envelope per release and environment")
-	left, err := s.list(MaxPerPass)
+	assert.Empty(t, s.pending())
+	des, err := os.ReadDir(s.dir)
 	require.NoError(t, err)
-	assert.Empty(t, left)
+	for _, de := range des {
+		assert.Equal(t, ".lock", de.Name(), "nothing left but the senders' lock")
+	}
 }
 
 func TestRateLimitedSessionsWait(t *testing.T) {
@@ -105,7 +110,13 @@ func TestOneSenderAtATimeAndDamagedRecordsGo(t *testing.T) {
 	recv := sentrytest.New()
 	t.Cleanup(recv.Close)
 	require.NoError(t, s.Record(Ended{RunID: "r1", Started: t0, Status: Exited, Release: "app@1"}))
-	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "bad"+ext), []byte("\x00\x00\x00"), 0o600))
+	// A power cut's NULs and a line cut short, between good lines.
+	log, err := os.OpenFile(filepath.Join(s.dir, logName), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = log.WriteString("\x00\x00\x00\n{\"run_id\":\"r9\",\"sta\n")
+	require.NoError(t, err)
+	require.NoError(t, log.Close())
+	require.NoError(t, s.Record(Ended{RunID: "r2", Started: t0, Status: Crashed, Release: "app@1"}))
 	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "notours.txt"), []byte("keep"), 0o600))
 
 	unlock, ok, err := s.lock() // another process sending
@@ -119,8 +130,9 @@ func TestOneSenderAtATimeAndDamagedRecordsGo(t *testing.T) {
 
 	sent, err = s.Send(context.Background(), sender(t, recv), limits{}, t0)
 	require.NoError(t, err)
-	assert.Equal(t, 1, sent)
-	assert.NoFileExists(t, filepath.Join(s.dir, "bad"+ext))
+	assert.Equal(t, 2, sent, "the damaged lines skipped, the good ones around them sent")
+	assert.Equal(t, []sentrytest.SessionBucket{{Release: "app@1", Started: t0.Truncate(time.Minute), Exited: 1, Crashed: 1}}, recv.SessionBuckets())
+	assert.Empty(t, s.pending())
 	assert.FileExists(t, filepath.Join(s.dir, "notours.txt"))
 }
 
@@ -144,4 +156,124 @@ func TestLastStartRestartsEveryFourDays(t *testing.T) {
 	assert.Equal(t, t0.Add(RestartEvery), LastStart(t0, t0.Add(RestartEvery+time.Second)))
 	assert.Equal(t, t0.Add(2*RestartEvery), LastStart(t0, t0.Add(9*24*time.Hour)))
 	assert.True(t, t0.Add(9*24*time.Hour).Sub(LastStart(t0, t0.Add(9*24*time.Hour))) < MaxAge)
+}
+
+// BenchmarkRecord is what Install pays, when it takes a clean run's files
+// over, to end that run's session: one small file written and renamed.
+// The first-use comparison is the reflective encoder it avoids.
+func BenchmarkRecord(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "sessions"))
+	require.NoError(b, err)
+	e := Ended{RunID: "20261201T100017.123456789Z-4242-0123456789abcdef", Started: t0, Status: Exited,
+		Release: "app@1.2.3", Environment: "production", DistinctID: "0123456789abcdef0123456789abcdef"}
+	b.Run("record", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			e.RunID = "20261201T100017.123456789Z-4242-" + strconv.Itoa(i)
+			require.NoError(b, s.Record(e))
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		buf := make([]byte, 0, 256)
+		for i := 0; i < b.N; i++ {
+			buf = appendEnded(buf[:0], &e)
+		}
+	})
+	b.Run("encode-json.Marshal", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			_, _ = json.Marshal(e)
+		}
+	})
+}
+
+// Sentry reached for one release and not for the next: what was sent goes,
+// what was not waits, and nothing is sent twice.
+func TestPartlySentBatchKeepsOnlyWhatWasNotSent(t *testing.T) {
+	s := newSpool(t)
+	recv := sentrytest.New()
+	t.Cleanup(recv.Close)
+	require.NoError(t, s.Record(Ended{RunID: "a1", Started: t0, Status: Exited, Release: "app@1"}))
+	require.NoError(t, s.Record(Ended{RunID: "b1", Started: t0, Status: Crashed, Release: "app@2"}))
+	require.NoError(t, s.Record(Ended{RunID: "a1", Started: t0, Status: Exited, Release: "app@1"})) // spooled twice
+	first := &failAfter{p: sender(t, recv), ok: 1}
+	sent, err := s.Send(context.Background(), first, limits{}, t0)
+	assert.ErrorIs(t, err, ErrNotSent)
+	assert.Equal(t, 1, sent, "app@1's one run, spooled twice, counted once")
+	assert.Equal(t, []sentrytest.SessionBucket{{Release: "app@1", Started: t0.Truncate(time.Minute), Exited: 1}}, recv.SessionBuckets())
+	left := s.pending()
+	require.Len(t, left, 1, "what was sent is gone")
+	assert.Equal(t, "b1", left[0].RunID)
+
+	sent, err = s.Send(context.Background(), sender(t, recv), limits{}, t0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sent)
+	assert.Len(t, recv.SessionBuckets(), 2)
+	assert.Empty(t, s.pending())
+}
+
+// failAfter posts the first ok envelopes and fails the rest, as a network
+// that goes down mid-pass.
+type failAfter struct {
+	p  Poster
+	ok int
+}
+
+func (f *failAfter) Send(ctx context.Context, env []byte) transport.Result {
+	if f.ok == 0 {
+		return transport.Result{Outcome: transport.Retry, Err: errors.New("connection reset")}
+	}
+	f.ok--
+	return f.p.Send(ctx, env)
+}
+
+// Writers appending while senders take the log over lose nothing and
+// count nothing twice: 8 writers x 200 ends, a sender running throughout.
+func TestConcurrentRecordAndSendLoseNothing(t *testing.T) {
+	s := newSpool(t)
+	recv := sentrytest.New()
+	t.Cleanup(recv.Close)
+	tr := sender(t, recv)
+	const writers, each = 8, 200
+	done := make(chan struct{})
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				id := "w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				if err := s.Record(Ended{RunID: id, Started: t0, Status: Exited, Release: "app@1"}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	sentTotal := 0
+	go func() {
+		for i := 0; i < writers; i++ {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		close(done)
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		n, err := s.Send(context.Background(), tr, limits{}, time.Now())
+		require.NoError(t, err)
+		sentTotal += n
+	}
+	n, err := s.Send(context.Background(), tr, limits{}, time.Now())
+	require.NoError(t, err)
+	sentTotal += n
+	exited := 0
+	for _, b := range recv.SessionBuckets() {
+		exited += b.Exited
+	}
+	assert.Equal(t, writers*each, sentTotal)
+	assert.Equal(t, writers*each, exited, "every end counted once")
+	assert.Empty(t, s.pending())
 }
