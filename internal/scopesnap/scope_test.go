@@ -372,7 +372,13 @@ func TestConcurrentBreadcrumbs(t *testing.T) {
 	m := active.Load().m
 	assert.Equal(t, uint64(workers*each), ne.Uint64(m[ringOff:]))
 	es := m.ringEntriesRead()
-	assert.Len(t, es, ringEntries, "the last ringEntries, every one whole")
+	// Of the last ringEntries claimed, each writer still in flight can
+	// lose one: a writer that claimed number n and is descheduled before
+	// it copies may meet the writer of n+ringEntries in the same slot, and
+	// the torn slot fails its CRC (QEMU's slow threads showed it: 127 of
+	// 128). What is read is never garbage and never twice.
+	assert.GreaterOrEqual(t, len(es), ringEntries-workers, "the last ringEntries, every one whole")
+	assert.LessOrEqual(t, len(es), ringEntries)
 	seen := map[string]bool{}
 	for _, p := range es {
 		c, _, ok := decodeCrumb(p)
