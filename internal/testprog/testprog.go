@@ -39,7 +39,10 @@ func BuildPackage(ctx context.Context, pkg, dir string, cgo bool) (string, error
 		bin += "-cgo"
 		env = "CGO_ENABLED=1"
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	// No VCS stamp: a child's release (and so whether it is a Release
+	// Health session, and what it posts) comes from the test's environment,
+	// not from whether the checkout is a git clone.
+	cmd := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), env)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s (%s): %v\n%s", pkg, env, err, out)
