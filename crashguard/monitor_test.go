@@ -31,14 +31,17 @@ import (
 const monitorDeadline = 30 * time.Second
 
 // monitorPID finds the monitor of run id by its argv ("crashguard-monitor
-// run=<id> …"), 0 when there is none.
+// run=<id> …"), 0 when there is none. Under QEMU user emulation through
+// binfmt_misc the argv the kernel shows starts with the interpreter and the
+// program's path: the monitor's argv[0] is then a later argument.
 func monitorPID(t *testing.T, id string) int {
 	t.Helper()
 	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
 	require.NoError(t, err)
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
-		if err == nil && strings.HasPrefix(string(b), "crashguard-monitor run="+id+" ") {
+		want := "crashguard-monitor run=" + id + " "
+		if err == nil && (strings.HasPrefix(string(b), want) || strings.Contains(string(b), "\x00"+want)) {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 			return pid
 		}

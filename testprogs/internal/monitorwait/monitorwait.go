@@ -20,7 +20,10 @@ func Wait(prog, id string) {
 	for time.Now().Before(deadline) {
 		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 		for _, p := range procs {
-			if b, err := os.ReadFile(p); err == nil && strings.HasPrefix(string(b), "crashguard-monitor run="+id+" ") {
+			// Under QEMU through binfmt_misc the argv shown starts with
+			// the interpreter: the monitor's argv[0] is a later argument.
+			want := "crashguard-monitor run=" + id + " "
+			if b, err := os.ReadFile(p); err == nil && (strings.HasPrefix(string(b), want) || strings.Contains(string(b), "\x00"+want)) {
 				fmt.Printf("%s: monitor up\n", prog)
 				return
 			}
