@@ -63,6 +63,11 @@ func testprogCgo(t *testing.T, name string, cgo bool) string {
 	return bin
 }
 
+// emulation names the emulator the tests run under, as .ci/arm64.sh says
+// in CRASHGUARD_TEST_EMULATION ("qemu-user"); "" when they run natively.
+// Tests that start hundreds of processes scale down under it, saying so.
+func emulation() string { return os.Getenv("CRASHGUARD_TEST_EMULATION") }
+
 // childResult is how a child ended.
 type childResult struct {
 	pid    int
