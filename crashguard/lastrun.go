@@ -42,6 +42,8 @@ const (
 	lastStartFile = "last_start.json"
 	// crashLogFile holds the newest crashes that became reports.
 	crashLogFile = "crash_log.json"
+	// crashLogLock serializes writers of crash_log.json across processes.
+	crashLogLock = "crash_log.lock"
 	// crashLogMax is how many crashes crash_log.json keeps, newest last:
 	// enough for the previous run's to survive a crash loop of other
 	// programs sharing the directory while this one starts.
@@ -183,20 +185,28 @@ func readCrashLog(dir string) ([]crashEntry, error) {
 }
 
 // crashLogMu serializes this process's writers of crash_log.json; other
-// processes are caught by noteCrash's check after writing.
+// processes are kept apart by crashLogLock's flock.
 var crashLogMu sync.Mutex
 
 // noteCrash adds r's crash to dir's crash_log.json, keeping the newest
 // crashLogMax, unless it is there already. The file is replaced whole
-// (temp file, rename): a reader never sees half of it. Two processes
-// noting at once can each replace the other's: the note is checked after
-// the rename and made again, three times at most.
+// (temp file, rename): a reader never sees half of it. Writers in other
+// processes wait for crashLogLock; where it cannot be had (no flock, a
+// holder stopped for 2 s) the note is checked after the rename and made
+// again, three times at most.
 func noteCrash(dir string, r *report.Report) error {
 	if r == nil || !runfile.ValidID(r.RunID) {
 		return nil
 	}
 	crashLogMu.Lock()
 	defer crashLogMu.Unlock()
+	// Other processes (a monitor, a start) may note at the same moment:
+	// without the lock each could replace the other's file and lose its
+	// note. Bounded: a holder that stopped costs this note's retries, not
+	// a hang.
+	if unlock := lockFileIn(dir, crashLogLock, 2*time.Second); unlock != nil {
+		defer unlock()
+	}
 	e := crashEntry{RunID: r.RunID, Report: summarize(r)}
 	var err error
 	for try := 0; try < 3; try++ {

@@ -3,10 +3,13 @@
 package crashguard
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,4 +39,45 @@ func TestLastRunFilesIgnorePlantedLinksAndFIFOs(t *testing.T) {
 	ok, err = readJSONFile(dir, crashLogFile, &v) // returns at once
 	assert.False(t, ok)
 	assert.ErrorContains(t, err, "not a regular file")
+}
+
+// Processes noting crashes at the same moment (monitors, starts) lose none:
+// 4 processes x 4 notes, all 16 in the log (crashLogMax).
+func TestNoteCrashAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	const procs, each = 4, crashLogMax / 4
+	cmds := make([]*exec.Cmd, procs)
+	for p := range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNoteCrashes$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "CRASHGUARD_TEST_NOTE_DIR="+dir, fmt.Sprintf("CRASHGUARD_TEST_NOTE_PROC=%d", p))
+		require.NoError(t, cmd.Start())
+		cmds[p] = cmd
+	}
+	for _, cmd := range cmds {
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+			t.Fatal("a noting process hung")
+		}
+	}
+	log, err := readCrashLog(dir)
+	require.NoError(t, err)
+	assert.Len(t, log, procs*each, "every process's every note")
+}
+
+// TestHelperNoteCrashes is TestNoteCrashAcrossProcesses's child.
+func TestHelperNoteCrashes(t *testing.T) {
+	dir := os.Getenv("CRASHGUARD_TEST_NOTE_DIR")
+	if dir == "" {
+		t.Skip("a child of TestNoteCrashAcrossProcesses")
+	}
+	p := os.Getenv("CRASHGUARD_TEST_NOTE_PROC")
+	for i := range crashLogMax / 4 {
+		r := panicReportFor(fmt.Sprintf("20261202T0000%s%d.000000000Z-1-aaaaaaaaaaaa", p, i))
+		require.NoError(t, noteCrash(dir, r))
+	}
 }
