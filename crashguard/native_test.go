@@ -30,6 +30,9 @@ type nativeCrash struct {
 	addr     uint64 // fault address, for SIGSEGV/SIGBUS
 	cFunc    string // the C function that faulted, among the top native frames
 	caller   string // if set: frame 0 is cFunc and frame 1 this, exactly
+	// third, if set, prefixes frame 2's function: the caller's caller,
+	// which only the CFI names when the caller has no frame record.
+	third    string
 	excType  string
 	excValue string
 }
@@ -40,6 +43,11 @@ func nativeCrashes(t *testing.T) []nativeCrash {
 	common := []nativeCrash{
 		{mode: "c-null-gothread", exit: 2, goOutput: true, sig: 11, sigName: "SIGSEGV", codeName: "SEGV_MAPERR", addr: 0x28,
 			cFunc: "cgc_fault_inner", caller: "cgc_fault_outer", excType: "SIGSEGV", excValue: "Segfault at 0x28"},
+		// Frame records omitted: the callers come from the CFI alone.
+		{mode: "c-null-nofp", exit: 2, goOutput: true, sig: 11, sigName: "SIGSEGV", codeName: "SEGV_MAPERR", addr: 0x68,
+			cFunc: "cgc_nofp_inner", caller: "cgc_nofp_outer", third: "_cgo_", excType: "SIGSEGV", excValue: "Segfault at 0x68"},
+		{mode: "c-null-nofp-leaf", exit: 2, goOutput: true, sig: 11, sigName: "SIGSEGV", codeName: "SEGV_MAPERR", addr: 0x78,
+			cFunc: "cgc_nofp_leaf", caller: "cgc_nofp_leaf_outer", third: "_cgo_", excType: "SIGSEGV", excValue: "Segfault at 0x78"},
 		{mode: "c-abort-gothread", exit: 2, goOutput: true, sig: 6, sigName: "SIGABRT", codeName: "SI_TKILL",
 			cFunc: "cgc_abort", excType: "SIGABRT", excValue: "Abort"},
 		{mode: "c-bus-gothread", exit: 2, goOutput: true, sig: 7, sigName: "SIGBUS", codeName: "BUS_ADRERR",
@@ -149,6 +157,10 @@ func assertNativeReport(t *testing.T, c nativeCrash, r *report.Report, child chi
 	if c.caller != "" {
 		require.GreaterOrEqual(t, len(names), 2)
 		assert.Equal(t, []string{c.cFunc, c.caller}, names[:2], "the first frames exactly: %q", names)
+	}
+	if c.third != "" {
+		require.GreaterOrEqual(t, len(names), 3)
+		assert.True(t, strings.HasPrefix(names[2], c.third), "frame 2 is %q, not %s…: %q", names[2], c.third, names)
 	}
 	for i := 1; i < len(names); i++ {
 		assert.False(t, names[i] != "" && names[i] == names[i-1], "%s twice in a row: %q", names[i], names)

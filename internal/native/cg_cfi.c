@@ -38,8 +38,13 @@
 #include <elf.h>
 
 /* DWARF register numbers. */
-#define CFI_REG_FP 6u  /* rbp */
-#define CFI_REG_SP 7u  /* rsp */
+#if defined(__x86_64__)
+#define CFI_REG_FP 6u /* rbp */
+#define CFI_REG_SP 7u /* rsp */
+#else             /* __aarch64__ (DWARF for the Arm 64-bit Architecture) */
+#define CFI_REG_FP 29u /* x29 */
+#define CFI_REG_SP 31u /* sp */
+#endif
 
 /* A CIE longer than this is not believed. An FDE's instructions past this
  * are not read: a row beyond them is "cannot follow". */
@@ -358,8 +363,6 @@ typedef struct {
     int has_aug_data;
 } cie_t;
 
-#if defined(__x86_64__)
-
 static rule_t *rule_for(row_t *row, uint64_t reg, uint32_t ra_reg) {
     if (reg == CFI_REG_FP)
         return &row->fp;
@@ -527,6 +530,11 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
                     }
                 }
                 break;
+#if defined(__aarch64__)
+            case 0x2d: /* AARCH64_negate_ra_state: lr is signed (PAC) from
+                        * here on; what is read is stripped (cg_strip_pc) */
+                break;
+#endif
             case 0x2e: /* GNU_args_size */
                 (void)cur_uleb(c);
                 break;
@@ -555,8 +563,6 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
     }
     return c->bad ? -1 : 0;
 }
-
-#endif /* __x86_64__: the CFA program */
 
 /* Reads the CIE at addr into buf and parses its header. Leaves c at its
  * initial instructions. */
@@ -657,8 +663,6 @@ int cg_cfi_func_range(cg_cfi_cache *cache, uint64_t pc, uint64_t *lo, uint64_t *
     return 1;
 }
 
-#if defined(__x86_64__)
-
 /* The row of the CFA table at pc. Returns 1, 0 for no CFI at pc, -1 for CFI
  * it cannot follow. */
 static int row_at(cg_cfi_cache *cache, uint64_t pc, row_t *row) {
@@ -718,6 +722,16 @@ int cg_cfi_step(cg_cfi_cache *cache, const cg_cfi_frame *in, int top, cg_cfi_fra
         break;
     case RULE_UNDEFINED:
         return CG_CFI_END; /* the outermost frame (_start, clone) */
+#if defined(__aarch64__)
+    case RULE_SAME:
+        /* Still in lr: a leaf, or a prologue before lr is saved. Known only
+         * in the frame the walk starts from (lr is not callee-saved, so a
+         * frame above with its return address in lr cannot be followed). */
+        if (!top || in->lr == 0)
+            return -1;
+        ra = in->lr;
+        break;
+#endif
     default:
         return -1;
     }
@@ -726,20 +740,9 @@ int cg_cfi_step(cg_cfi_cache *cache, const cg_cfi_frame *in, int top, cg_cfi_fra
         return CG_CFI_END;
     out->pc = ra;
     out->sp = cfa;
+    out->lr = 0; /* the caller's lr is not known */
     return 1;
 }
-
-#else /* __aarch64__: FDE ranges only; the walk's lr + frame records serve */
-
-int cg_cfi_step(cg_cfi_cache *cache, const cg_cfi_frame *in, int top, cg_cfi_frame *out) {
-    (void)cache;
-    (void)in;
-    (void)top;
-    (void)out;
-    return 0;
-}
-
-#endif /* __x86_64__ */
 
 #else /* no CFI on this platform */
 

@@ -9,7 +9,9 @@
 
 /* The registers a step needs and produces. */
 typedef struct cg_cfi_frame {
-    uint64_t pc, sp, fp;
+    /* lr: arm64's link register in the frame a walk starts from (a leaf's
+     * return address), 0 elsewhere and on x86-64. */
+    uint64_t pc, sp, fp, lr;
 } cg_cfi_frame;
 
 /* The image of the last lookup, kept for the length of one walk (the frames

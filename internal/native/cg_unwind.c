@@ -346,7 +346,7 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
     uint32_t cfi_frames = 0;
     if (validate) {
         cg_cfi_cache cache = {0, 0, 0, 0, 0};
-        cg_cfi_frame f = {cg_strip_pc(pc), sp, fp};
+        cg_cfi_frame f = {cg_strip_pc(pc), sp, fp, cg_strip_pc(lr)};
         for (;;) {
             cg_cfi_frame next;
             int r = cg_cfi_step(&cache, &f, cfi_frames == 0, &next);
@@ -356,7 +356,10 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
                 break;
             /* The caller's frame is above this one, on this stack, and
              * returns into code. */
-            if (next.sp <= f.sp || next.sp > hi || cg_code_addr(next.pc) != 1)
+            /* (arm64: a leaf that allocated no stack has the same sp as
+             * its caller; only the first step can be such a leaf.) */
+            if (next.sp < f.sp || (next.sp == f.sp && cfi_frames != 0) || next.sp > hi ||
+                cg_code_addr(next.pc) != 1)
                 break;
             if (n == max) {
                 *flags |= CG_FLAG_FRAMES_TRUNCATED;

@@ -51,6 +51,40 @@ __attribute__((noinline)) void cgc_fault_outer(uintptr_t addr) {
     g_addr = 0; /* not a tail call: keep this frame */
 }
 
+/* Without frame records, as distributions build most C (-O2 omits the
+ * frame pointer on x86-64 and arm64 alike): x29/rbp keeps the cgo
+ * wrapper's frame, so a frame-pointer walk from here skips
+ * cgc_nofp_outer; the CFI (.eh_frame) does not. GCC only: clang has no
+ * per-function optimize attribute (the darwin build keeps frame records,
+ * as Apple's ABI requires anyway). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CGC_NOFP __attribute__((noinline, optimize("omit-frame-pointer")))
+#else
+#define CGC_NOFP __attribute__((noinline))
+#endif
+
+CGC_NOFP void cgc_nofp_inner(uintptr_t addr) {
+    g_addr = addr;
+    stamp();
+    *(volatile int *)g_addr = 1;
+}
+
+CGC_NOFP void cgc_nofp_outer(uintptr_t addr) {
+    cgc_nofp_inner(addr);
+    g_addr = 0; /* not a tail call: keep this frame */
+}
+
+CGC_NOFP void cgc_nofp_leaf(uintptr_t addr) {
+    g_addr = addr;
+    *(volatile int *)g_addr = 1;
+}
+
+CGC_NOFP void cgc_nofp_leaf_outer(uintptr_t addr) {
+    stamp();
+    cgc_nofp_leaf(addr);
+    g_addr = 0;
+}
+
 __attribute__((noinline)) void cgc_abort(void) {
     stamp();
     abort();

@@ -20,12 +20,16 @@ import (
 // so the test can find their ranges in the binary's symbol table whatever
 // the load address.
 var cFuncs = map[string]unsafe.Pointer{
-	"cgc_fault_inner": unsafe.Pointer(C.cgc_fault_inner),
-	"cgc_fault_outer": unsafe.Pointer(C.cgc_fault_outer),
-	"cgc_abort":       unsafe.Pointer(C.cgc_abort),
-	"cgc_fpe":         unsafe.Pointer(C.cgc_fpe),
-	"cgc_trap":        unsafe.Pointer(C.cgc_trap),
-	"cgc_bus":         unsafe.Pointer(C.cgc_bus),
+	"cgc_fault_inner":     unsafe.Pointer(C.cgc_fault_inner),
+	"cgc_fault_outer":     unsafe.Pointer(C.cgc_fault_outer),
+	"cgc_nofp_inner":      unsafe.Pointer(C.cgc_nofp_inner),
+	"cgc_nofp_outer":      unsafe.Pointer(C.cgc_nofp_outer),
+	"cgc_nofp_leaf":       unsafe.Pointer(C.cgc_nofp_leaf),
+	"cgc_nofp_leaf_outer": unsafe.Pointer(C.cgc_nofp_leaf_outer),
+	"cgc_abort":           unsafe.Pointer(C.cgc_abort),
+	"cgc_fpe":             unsafe.Pointer(C.cgc_fpe),
+	"cgc_trap":            unsafe.Pointer(C.cgc_trap),
+	"cgc_bus":             unsafe.Pointer(C.cgc_bus),
 }
 
 func printFuncs() {
@@ -44,6 +48,8 @@ func stampOpen(path string) error {
 }
 
 func cNullWrite()         { C.cgc_fault_outer(C.CGC_ADDR_GO_THREAD) }
+func cNoFPWrite()         { C.cgc_nofp_outer(C.CGC_ADDR_NOFP) }
+func cNoFPLeafWrite()     { C.cgc_nofp_leaf_outer(C.CGC_ADDR_NOFP_LEAF) }
 func cAbort()             { C.cgc_abort() }
 func cFPE()               { C.cgc_fpe() }
 func cTrap()              { C.cgc_trap() }

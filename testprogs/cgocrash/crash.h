@@ -9,6 +9,8 @@
 #define CGC_ADDR_PTHREAD 0x38
 #define CGC_ADDR_THREADS 0x48
 #define CGC_ADDR_FORK 0x58
+#define CGC_ADDR_NOFP 0x68
+#define CGC_ADDR_NOFP_LEAF 0x78
 
 /* Maps path (8 bytes, created by the caller) so that cgc_stamp can store
  * CLOCK_REALTIME just before a fault: the test compares it with the
@@ -17,6 +19,14 @@ int cgc_stamp_open(const char *path);
 
 void cgc_fault_outer(uintptr_t addr); /* -> cgc_fault_inner: *(int*)addr = 1 */
 void cgc_fault_inner(uintptr_t addr);
+/* The same two without frame records (GCC): only their CFI names the
+ * callers. */
+void cgc_nofp_outer(uintptr_t addr);
+void cgc_nofp_inner(uintptr_t addr);
+/* And a leaf (it calls nothing: on arm64 its return address is only in
+ * lr) under a caller without frame records. */
+void cgc_nofp_leaf_outer(uintptr_t addr);
+void cgc_nofp_leaf(uintptr_t addr);
 void cgc_abort(void);
 void cgc_fpe(void);
 void cgc_trap(void);

@@ -32,6 +32,8 @@ type config struct {
 
 var modes = map[string]mode{
 	"c-null-gothread":  {true, "NULL write in C called through cgo (a Go thread)", func(*config) error { cNullWrite(); return nil }},
+	"c-null-nofp":      {true, "NULL write in C without frame records (CFI only), through cgo", func(*config) error { cNoFPWrite(); return nil }},
+	"c-null-nofp-leaf": {true, "NULL write in a C leaf (return address only in lr on arm64), no frame records, through cgo", func(*config) error { cNoFPLeafWrite(); return nil }},
 	"c-abort-gothread": {true, "abort() in C called through cgo", func(*config) error { cAbort(); return nil }},
 	"c-fpe-gothread":   {true, "integer divide by zero in C (SIGFPE on amd64; no trap on arm64)", func(*config) error { cFPE(); return nil }},
 	"c-trap-gothread":  {true, "__builtin_trap in C (SIGILL on amd64, SIGTRAP on arm64)", func(*config) error { cTrap(); return nil }},
