@@ -371,6 +371,16 @@ static rule_t *rule_for(row_t *row, uint64_t reg, uint32_t ra_reg) {
     return NULL;
 }
 
+/* Sets reg's rule, when reg is one the walk tracks (the frame pointer, the
+ * return address); the others' rules are read and dropped. */
+static void set_rule(row_t *row, uint64_t reg, uint32_t ra_reg, uint8_t how, int64_t off) {
+    rule_t *r = rule_for(row, reg, ra_reg);
+    if (r != NULL) {
+        r->how = how;
+        r->off = off;
+    }
+}
+
 /* Runs instructions until the row for target is reached (the CIE's initial
  * instructions: all of them, is_cie). loc starts at the FDE's initial
  * location. Returns 1 when it stopped at the row for target, 0 when the
@@ -391,10 +401,7 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
             advance = 1;
         } else if (hi2 == 0x80) { /* DW_CFA_offset */
             int64_t off = (int64_t)cur_uleb(c) * cie->data_align;
-            if ((r = rule_for(row, low6, cie->ra_reg)) != NULL) {
-                r->how = RULE_OFFSET;
-                r->off = off;
-            }
+            set_rule(row, low6, cie->ra_reg, RULE_OFFSET, off);
         } else if (hi2 == 0xc0) { /* DW_CFA_restore */
             if (is_cie)
                 return -1;
@@ -427,13 +434,7 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
                 break;
             case 0x05: /* offset_extended */
                 reg = cur_uleb(c);
-                {
-                    int64_t off = (int64_t)cur_uleb(c) * cie->data_align;
-                    if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                        r->how = RULE_OFFSET;
-                        r->off = off;
-                    }
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_OFFSET, (int64_t)cur_uleb(c) * cie->data_align);
                 break;
             case 0x06: /* restore_extended */
                 reg = cur_uleb(c);
@@ -444,27 +445,15 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
                 break;
             case 0x07: /* undefined */
                 reg = cur_uleb(c);
-                if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                    r->how = RULE_UNDEFINED;
-                    r->off = 0;
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_UNDEFINED, 0);
                 break;
             case 0x08: /* same_value */
                 reg = cur_uleb(c);
-                if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                    r->how = RULE_SAME;
-                    r->off = 0;
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_SAME, 0);
                 break;
             case 0x09: /* register */
                 reg = cur_uleb(c);
-                {
-                    uint64_t from = cur_uleb(c);
-                    if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                        r->how = RULE_REGISTER;
-                        r->off = (int64_t)from;
-                    }
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_REGISTER, (int64_t)cur_uleb(c));
                 break;
             case 0x0a: /* remember_state */
                 if (depth == CFI_STATE_STACK)
@@ -495,20 +484,11 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
             case 0x16: /* val_expression */
                 reg = cur_uleb(c);
                 cur_skip(c, cur_uleb(c));
-                if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                    r->how = RULE_UNSUPPORTED;
-                    r->off = 0;
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_UNSUPPORTED, 0);
                 break;
             case 0x11: /* offset_extended_sf */
                 reg = cur_uleb(c);
-                {
-                    int64_t off = cur_sleb(c) * cie->data_align;
-                    if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                        r->how = RULE_OFFSET;
-                        r->off = off;
-                    }
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_OFFSET, cur_sleb(c) * cie->data_align);
                 break;
             case 0x12: /* def_cfa_sf */
                 row->cfa_reg = (uint32_t)cur_uleb(c);
@@ -521,14 +501,8 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
             case 0x14: /* val_offset */
             case 0x15: /* val_offset_sf */
                 reg = cur_uleb(c);
-                {
-                    int64_t off = op == 0x14 ? (int64_t)cur_uleb(c) * cie->data_align
-                                             : cur_sleb(c) * cie->data_align;
-                    if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                        r->how = RULE_VAL_OFFSET;
-                        r->off = off;
-                    }
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_VAL_OFFSET,
+                         op == 0x14 ? (int64_t)cur_uleb(c) * cie->data_align : cur_sleb(c) * cie->data_align);
                 break;
 #if defined(__aarch64__)
             case 0x2d: /* AARCH64_negate_ra_state: lr is signed (PAC) from
@@ -540,13 +514,7 @@ static int run_cfa(cur_t *c, const cie_t *cie, row_t *row, const row_t *initial,
                 break;
             case 0x2f: /* GNU_negative_offset_extended */
                 reg = cur_uleb(c);
-                {
-                    int64_t off = -(int64_t)cur_uleb(c) * cie->data_align;
-                    if ((r = rule_for(row, reg, cie->ra_reg)) != NULL) {
-                        r->how = RULE_OFFSET;
-                        r->off = off;
-                    }
-                }
+                set_rule(row, reg, cie->ra_reg, RULE_OFFSET, -(int64_t)cur_uleb(c) * cie->data_align);
                 break;
             default:
                 return -1;
