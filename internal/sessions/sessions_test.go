@@ -168,6 +168,12 @@ func BenchmarkRecord(b *testing.B) {
 		Release: "app@1.2.3", Environment: "production", DistinctID: "0123456789abcdef0123456789abcdef"}
 	b.Run("record", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
+			if i%10000 == 9999 { // a sender takes the log, as it would: it stays under its cap
+				b.StopTimer()
+				_, err := s.claim(time.Now())
+				require.NoError(b, err)
+				b.StartTimer()
+			}
 			e.RunID = "20261201T100017.123456789Z-4242-" + strconv.Itoa(i)
 			require.NoError(b, s.Record(e))
 		}
@@ -276,4 +282,16 @@ func TestConcurrentRecordAndSendLoseNothing(t *testing.T) {
 	assert.Equal(t, writers*each, sentTotal)
 	assert.Equal(t, writers*each, exited, "every end counted once")
 	assert.Empty(t, s.pending())
+}
+
+// A log at its size cap takes no more ends, and says so: nothing is
+// written past what a sender reads.
+func TestFullSpoolRefusesAndSays(t *testing.T) {
+	s := newSpool(t)
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, logName), bytes.Repeat([]byte("x"), maxFile-10), 0o600))
+	err := s.Record(Ended{RunID: "r1", Started: t0, Status: Exited, Release: "app@1"})
+	assert.ErrorIs(t, err, ErrFull)
+	fi, err := os.Stat(filepath.Join(s.dir, logName))
+	require.NoError(t, err)
+	assert.EqualValues(t, maxFile-10, fi.Size())
 }

@@ -47,6 +47,11 @@ const (
 // errBusy: the log stayed locked by a sender for all of Record's tries.
 var errBusy = errors.New("sessions: spool busy")
 
+// ErrFull means the log already holds maxFile bytes (about 30,000 ends
+// nobody could send: months without Sentry): the end is not counted, and
+// says so, rather than written where no reader would get to it.
+var ErrFull = errors.New("sessions: spool full")
+
 // Spool is the directory of ended sessions waiting to be sent.
 type Spool struct{ dir string }
 
@@ -85,6 +90,10 @@ func (s *Spool) Record(e Ended) error {
 		}
 		locked := lockShared(f)
 		if locked && stillAt(f, path) {
+			if fi, err := f.Stat(); err == nil && fi.Size()+int64(len(line)) > maxFile {
+				_ = f.Close()
+				return ErrFull
+			}
 			_, err = f.Write(line)
 			_ = f.Close()
 			if err != nil {
