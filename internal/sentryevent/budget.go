@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/getsentry/sentry-go"
@@ -346,11 +347,15 @@ func (g *threadGroup) folded() sentry.Thread {
 // goroutineNameRE matches the names threads() gives goroutines:
 // "goroutine 7 [chan receive, 3 minutes, locked to thread]", with labels
 // after it (labels.go).
-var goroutineNameRE = regexp.MustCompile(`^goroutine [0-9]+(?: \[([^],]*)[^]]*\])?(?: labels:\{.*)?$`)
+// Compiled at first use, not at package init: every program importing
+// crashguard would pay for it at start.
+var goroutineNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^goroutine [0-9]+(?: \[([^],]*)[^]]*\])?(?: labels:\{.*)?$`)
+})
 
 // stateOf is the wait state of a thread named by threads(), "" for others.
 func stateOf(name string) string {
-	m := goroutineNameRE.FindStringSubmatch(name)
+	m := goroutineNameRE().FindStringSubmatch(name)
 	if m == nil {
 		return ""
 	}

@@ -146,6 +146,6 @@ func TestLabelsSuffixCapped(t *testing.T) {
 	s := labelsSuffix(g)
 	assert.LessOrEqual(t, len(s), maxNameLabels+len(" labels:{")+len("…}"))
 	assert.True(t, strings.HasSuffix(s, `", …}`), s)
-	assert.True(t, goroutineNameRE.MatchString(goroutineName(g)))
+	assert.True(t, goroutineNameRE().MatchString(goroutineName(g)))
 	assert.Equal(t, " x…", " "+cutBytes("xé", 2))
 }
