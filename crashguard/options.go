@@ -137,7 +137,7 @@ type Options struct {
 	// ended after the process is gone by whoever finds its run (a later
 	// start, the monitor, the crashguard command), "crashed" when it left
 	// crash evidence, "exited" otherwise, and sent in batches as session
-	// aggregates. Nothing is sent while the program runs.
+	// aggregates. Nothing is sent while the program runs. Unix only.
 	DisableSessions bool
 	// SessionDistinctID is the sessions' distinct id ("did"), which
 	// Release Health counts as a user: for a program run on behalf of one

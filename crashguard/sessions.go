@@ -25,9 +25,10 @@ import (
 // section for the rule.
 
 // sessionMeta is what this run's metadata says about its session: nil when
-// sessions are off, there is no DSN, or no release (Sentry requires one).
+// sessions are off, there is no DSN, no release (Sentry requires one), or
+// the OS cannot send them (sessions.Supported: Windows).
 func sessionMeta(s settings, opts Options) *runfile.Session {
-	if opts.DisableSessions || s.dsn == "" || s.release == "" {
+	if opts.DisableSessions || s.dsn == "" || s.release == "" || !sessions.Supported {
 		return nil
 	}
 	did := opts.SessionDistinctID

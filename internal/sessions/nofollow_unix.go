@@ -46,3 +46,6 @@ func lockExclusive(f *os.File) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Supported says whether sessions can be sent from this OS.
+const Supported = true

@@ -22,6 +22,8 @@
 //     runtime/signal_darwin.go.
 package signals
 
+import "sync"
+
 // signal is one row of a signal table, indexed by number: the name and the
 // text the Go runtime prints after it ("SIGSEGV: segmentation violation").
 type signal struct {
@@ -97,22 +99,25 @@ var darwinSignals = [...]signal{
 }
 
 // Generic si_code values, which mean the same for every signal: who sent it.
-var (
-	linuxGenericCodes = map[int]string{
+func linuxGenericCodes() map[int]string {
+	return map[int]string{
 		0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER",
 		-3: "SI_MESGQ", -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL",
 		-7: "SI_DETHREAD", -60: "SI_ASYNCNL",
 	}
-	darwinGenericCodes = map[int]string{
+}
+
+func darwinGenericCodes() map[int]string {
+	return map[int]string{
 		0x10001: "SI_USER", 0x10002: "SI_QUEUE", 0x10003: "SI_TIMER",
 		0x10004: "SI_ASYNCIO", 0x10005: "SI_MESGQ",
 	}
-)
+}
 
 // Per-signal si_code values of the fault signals, indexed by code. The
 // numbering of SIGILL and SIGFPE codes differs between the two.
-var (
-	linuxCodes = map[string][]string{
+func linuxCodes() map[string][]string {
+	return map[string][]string{
 		// SEGV_CPERR (x86 shadow stack) is from Linux 6.6.
 		"SIGSEGV": {1: "SEGV_MAPERR", 2: "SEGV_ACCERR", 3: "SEGV_BNDERR", 4: "SEGV_PKUERR", 5: "SEGV_ACCADI", 6: "SEGV_ADIDERR", 7: "SEGV_ADIPERR", 8: "SEGV_MTEAERR", 9: "SEGV_MTESERR", 10: "SEGV_CPERR"},
 		"SIGBUS":  {1: "BUS_ADRALN", 2: "BUS_ADRERR", 3: "BUS_OBJERR", 4: "BUS_MCEERR_AR", 5: "BUS_MCEERR_AO"},
@@ -122,14 +127,17 @@ var (
 		"SIGTRAP": {1: "TRAP_BRKPT", 2: "TRAP_TRACE", 3: "TRAP_BRANCH", 4: "TRAP_HWBKPT", 5: "TRAP_UNK", 6: "TRAP_PERF"},
 		"SIGSYS":  {1: "SYS_SECCOMP", 2: "SYS_USER_DISPATCH"},
 	}
-	darwinCodes = map[string][]string{
+}
+
+func darwinCodes() map[string][]string {
+	return map[string][]string{
 		"SIGSEGV": {1: "SEGV_MAPERR", 2: "SEGV_ACCERR"},
 		"SIGBUS":  {1: "BUS_ADRALN", 2: "BUS_ADRERR", 3: "BUS_OBJERR"},
 		"SIGFPE":  {1: "FPE_FLTDIV", 2: "FPE_FLTOVF", 3: "FPE_FLTUND", 4: "FPE_FLTRES", 5: "FPE_FLTINV", 6: "FPE_FLTSUB", 7: "FPE_INTDIV", 8: "FPE_INTOVF"},
 		"SIGILL":  {1: "ILL_ILLOPC", 2: "ILL_ILLTRP", 3: "ILL_PRVOPC", 4: "ILL_ILLOPN", 5: "ILL_ILLADR", 6: "ILL_PRVREG", 7: "ILL_COPROC", 8: "ILL_BADSTK"},
 		"SIGTRAP": {1: "TRAP_BRKPT", 2: "TRAP_TRACE"},
 	}
-)
+}
 
 // osTables are the tables of one OS.
 type osTables struct {
@@ -138,18 +146,25 @@ type osTables struct {
 	codes        map[string][]string
 }
 
+// The tables are built at their first use, not at package init: every
+// program importing crashguard would otherwise build these maps before main
+// (0.08 ms, TestPackageInitsAreCheap), and most never look a signal up.
 var (
-	linuxTables  = osTables{linuxSignals[:], linuxGenericCodes, linuxCodes}
-	darwinTables = osTables{darwinSignals[:], darwinGenericCodes, darwinCodes}
-	noTables     osTables
+	linuxTables = sync.OnceValue(func() *osTables {
+		return &osTables{linuxSignals[:], linuxGenericCodes(), linuxCodes()}
+	})
+	darwinTables = sync.OnceValue(func() *osTables {
+		return &osTables{darwinSignals[:], darwinGenericCodes(), darwinCodes()}
+	})
+	noTables osTables
 )
 
 func tables(goos string) *osTables {
 	switch goos {
 	case "linux", "android":
-		return &linuxTables
+		return linuxTables()
 	case "darwin", "ios":
-		return &darwinTables
+		return darwinTables()
 	}
 	return &noTables
 }
