@@ -88,12 +88,13 @@ type Collector struct {
 	// MaxRuns and MaxBuilds bound one pass; 0 means DefaultMaxRunsPerPass
 	// and DefaultMaxBuildsPerPass.
 	MaxRuns, MaxBuilds int
-	// OnEnded, when set, is told of each run this collector ends, with its
-	// metadata, just before the run's files go: crashed when the run became
-	// a report (or was folded into its crash loop's count), at the crash's
-	// time; otherwise a clean end, at a time nothing recorded (zero). Runs
-	// that are only damage, or whose metadata line is unreadable, are not
-	// told: nothing says how they ended. Release Health sessions end here.
+	// OnEnded, when set, is told of each run this collector ends that is a
+	// Release Health session (Meta.Session), with its metadata, just before
+	// the run's files go: crashed when the run became a report (or was
+	// folded into its crash loop's count), at the crash's time; otherwise a
+	// clean end, at a time nothing recorded (zero). Runs that are only
+	// damage, or whose metadata line is unreadable, are not told: nothing
+	// says how they ended.
 	OnEnded func(m *runfile.Meta, crashed bool, crashTime time.Time)
 }
 
@@ -201,7 +202,7 @@ func (c *Collector) collectOne(id string, mayBuild bool, builds *int) (made, qua
 	var meta *runfile.Meta
 	var clean bool
 	if c.OnEnded != nil {
-		meta, clean = d.CleanEnd() // parses the line: only when it is needed
+		meta, clean = d.CleanEnd() // parses the line of a session run only
 	} else {
 		clean = d.NoEvidence()
 	}
@@ -259,7 +260,7 @@ func (c *Collector) collectOne(id string, mayBuild bool, builds *int) (made, qua
 	if o.Report == nil && o.Damage == nil {
 		c.Logger.Debug("crashguard: run ended without a crash", "run", id)
 	}
-	if c.OnEnded != nil && o.Meta != nil && (o.Report != nil || o.Damage == nil) {
+	if c.OnEnded != nil && o.Meta != nil && o.Meta.Session != nil && (o.Report != nil || o.Damage == nil) {
 		var at time.Time
 		if o.Report != nil {
 			at = o.Report.Process.CrashTime

@@ -119,7 +119,7 @@ func (r *Run) tryTakeOver(id string, line []byte) (*os.File, *Meta) {
 		removeRegular(r.Path(ScopeName))
 		return nil, nil
 	}
-	return f, parseMeta(oldLine, id)
+	return f, sessionMeta(oldLine, id)
 }
 
 // NoEvidence reports whether the run ended without leaving any evidence of
@@ -154,15 +154,28 @@ func (d *Dead) noEvidence() (line []byte, ok bool) {
 	return b, unused || errors.Is(err, fs.ErrNotExist)
 }
 
-// CleanEnd is NoEvidence that also returns the run's metadata (nil when
-// its line does not parse as this run's), for whoever ends the run's
-// session.
+// CleanEnd is NoEvidence that also returns the run's metadata when the run
+// is a Release Health session (Meta.Session), for whoever ends it; nil for
+// any other run, or a line that does not parse as this run's.
 func (d *Dead) CleanEnd() (*Meta, bool) {
 	line, ok := d.noEvidence()
 	if !ok {
 		return nil, false
 	}
-	return parseMeta(line, d.ID), true
+	return sessionMeta(line, d.ID), true
+}
+
+// sessionKey is how appendMeta writes Meta.Session: a line without it is no
+// session, and is not parsed (json.Unmarshal's first use would cost the
+// start that takes the run over a few hundred microseconds).
+var sessionKey = []byte(`,"session":{`)
+
+// sessionMeta is parseMeta for a run that is a session; nil otherwise.
+func sessionMeta(line []byte, id string) *Meta {
+	if !bytes.Contains(line, sessionKey) {
+		return nil
+	}
+	return parseMeta(line, id)
 }
 
 // parseMeta parses a metadata line; nil unless it names run id.

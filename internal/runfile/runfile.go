@@ -77,9 +77,9 @@ type Run struct {
 	// this run's name, for flightrec.Create to take over).
 	Reused bool
 	// Predecessor is the metadata of the clean dead run whose files were
-	// taken over (Reused), nil otherwise or when its line could not be
-	// read back: the start that takes a run over is the one that ends it,
-	// so it ends that run's session (Meta.Session).
+	// taken over (Reused) when that run was a session (Meta.Session); nil
+	// otherwise or when its line could not be read back: the start that
+	// takes a run over is the one that ends it, so it ends that session.
 	Predecessor *Meta
 }
 
