@@ -110,10 +110,11 @@ func TestOneSenderAtATimeAndDamagedRecordsGo(t *testing.T) {
 	recv := sentrytest.New()
 	t.Cleanup(recv.Close)
 	require.NoError(t, s.Record(Ended{RunID: "r1", Started: t0, Status: Exited, Release: "app@1"}))
-	// A power cut's NULs and a line cut short, between good lines.
+	// A power cut's NULs (a short run and one longer than a record) and a
+	// line cut short, between good lines.
 	log, err := os.OpenFile(filepath.Join(s.dir, logName), os.O_WRONLY|os.O_APPEND, 0)
 	require.NoError(t, err)
-	_, err = log.WriteString("\x00\x00\x00\n{\"run_id\":\"r9\",\"sta\n")
+	_, err = log.WriteString("\x00\x00\x00\n" + strings.Repeat("\x00", 3*maxRecord) + "\n{\"run_id\":\"r9\",\"sta\n")
 	require.NoError(t, err)
 	require.NoError(t, log.Close())
 	require.NoError(t, s.Record(Ended{RunID: "r2", Started: t0, Status: Crashed, Release: "app@1"}))

@@ -168,17 +168,28 @@ func readFile(path string, exclusive bool) ([]entry, error) {
 		lockExclusive(f)
 	}
 	var out []entry
-	sc := bufio.NewScanner(io.LimitReader(f, maxFile))
-	sc.Buffer(make([]byte, 0, 4096), maxRecord)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		var e Ended
-		if len(line) == 0 || json.Unmarshal(line, &e) != nil || !complete(e) {
+	r := bufio.NewReaderSize(io.LimitReader(f, maxFile), maxRecord)
+	for {
+		line, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A run of maxRecord bytes without a newline (a power cut's
+			// NUL blocks) is no session: skip to its end, keep reading.
+			for err == bufio.ErrBufferFull {
+				_, err = r.ReadSlice('\n')
+			}
+			if err != nil {
+				return out, nil
+			}
 			continue
 		}
-		out = append(out, entry{Ended: e, batch: path})
+		var e Ended
+		if line = bytes.TrimSpace(line); len(line) > 0 && json.Unmarshal(line, &e) == nil && complete(e) {
+			out = append(out, entry{Ended: e, batch: path})
+		}
+		if err != nil {
+			return out, nil // EOF, or the cap: what was read counts
+		}
 	}
-	return out, nil // a line too long ends the read: what came before counts
 }
 
 func complete(e Ended) bool {
@@ -224,18 +235,22 @@ func (s *Spool) Due(now time.Time) bool {
 	return false
 }
 
-// rewrite replaces the batches with one holding left (nothing when left is
-// empty). The new batch is complete under its name before the old ones
-// go; a crash in between leaves a session in two batches, which the next
-// pass sends once (entries are told apart by run id).
+// rewrite replaces the batches with new ones holding left (none when left
+// is empty), each at most maxFile bytes so that a reader gets all of it.
+// The new batches are complete under their names before the old ones go;
+// a crash in between leaves a session in two batches, which the next pass
+// sends once (entries are told apart by run id).
 func (s *Spool) rewrite(batches []string, left []entry, now time.Time) error {
-	if len(left) > 0 {
-		var b []byte
-		for i := range left {
-			b = append(appendEnded(b, &left[i].Ended), '\n')
+	prefix := filepath.Join(s.dir, batchPrefix+strconv.FormatInt(now.UnixNano(), 10)+"-"+strconv.Itoa(os.Getpid())+"-left")
+	var b []byte
+	n := 0
+	flush := func() error {
+		if len(b) == 0 {
+			return nil
 		}
-		name := filepath.Join(s.dir, batchPrefix+strconv.FormatInt(now.UnixNano(), 10)+"-"+strconv.Itoa(os.Getpid())+"-left"+batchExt)
-		tmp := name + "-tmp"
+		name := prefix + strconv.Itoa(n) + batchExt
+		n++
+		tmp := name + "-tmp" // one sender at a time (the spool's lock)
 		if err := os.WriteFile(tmp, b, 0o600); err != nil {
 			return fmt.Errorf("sessions: %w", err)
 		}
@@ -243,20 +258,24 @@ func (s *Spool) rewrite(batches []string, left []entry, now time.Time) error {
 			_ = os.Remove(tmp)
 			return fmt.Errorf("sessions: %w", err)
 		}
-		batches = without(batches, name)
+		b = b[:0]
+		return nil
+	}
+	var line []byte
+	for i := range left {
+		line = append(appendEnded(line[:0], &left[i].Ended), '\n')
+		if len(b)+len(line) > maxFile {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		b = append(b, line...)
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	for _, p := range batches {
 		_ = os.Remove(p)
 	}
 	return nil
-}
-
-func without(paths []string, p string) []string {
-	out := paths[:0:0]
-	for _, q := range paths {
-		if q != p {
-			out = append(out, q)
-		}
-	}
-	return out
 }
