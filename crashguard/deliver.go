@@ -24,6 +24,9 @@ func (g *Guard) deliver(ctx context.Context, honourBackoff bool) error {
 	}
 	s := &delivery.Sender{Outbox: g.outbox.Outbox, Transport: tr, Event: ev, Logger: g.s.logger}
 	_, err = s.SendAll(ctx, honourBackoff)
-	g.sendSessions(ctx, tr, g.allSessions)
+	// A Guard that captures nothing (the monitor, the crashguard command,
+	// a sidecar) may be the only one that ever sends: it sends the spool
+	// whole; a program's own start or Flush only when it is due.
+	g.sendSessions(ctx, tr, g.run == nil)
 	return err
 }

@@ -4,6 +4,7 @@ package crashguard
 
 import (
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,18 +14,22 @@ import (
 // through a link planted there), waiting at most wait: the lock guards a
 // read-modify-write of a small file by processes sharing the directory
 // (monitors, starts). It returns an unlock, or nil when the lock could not
-// be had in time; the caller then goes on without it.
+// be had in time or the filesystem has no flock; the caller then goes on
+// without it.
 func lockFileIn(dir, name string, wait time.Duration) (unlock func()) {
-	f, err := os.OpenFile(dir+string(os.PathSeparator)+name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o600)
 	if err != nil {
 		return nil
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
 			return func() { _ = f.Close() }
 		}
-		if time.Now().After(deadline) {
+		// Only a holder is worth waiting for: a filesystem without flock
+		// (ENOLCK, EOPNOTSUPP on some network mounts) says so at once.
+		if (err != unix.EWOULDBLOCK && err != unix.EINTR) || time.Now().After(deadline) {
 			_ = f.Close()
 			return nil
 		}

@@ -29,13 +29,10 @@ type Guard struct {
 	outbox    *outboxStore
 	outboxErr error
 	collector *collector.Collector
-	// sessions is the Release Health spool, set with the outbox;
-	// allSessions makes every delivery send it whole (the monitor and the
-	// crashguard command), not only when it is due.
-	sessions    *sessionSpool
-	allSessions bool
-	layers      Layers
-	native      *native.Layers // nil when the native layer is not installed
+	// sessions is the Release Health spool, set with the outbox.
+	sessions *sessionSpool
+	layers   Layers
+	native   *native.Layers // nil when the native layer is not installed
 
 	// flushSem serializes Flush (the background one included): a Flush must
 	// not return while another is still sending a report it skipped.

@@ -81,13 +81,7 @@ func Open(opts Options) (*Guard, error) {
 	if s.dsnErr != nil {
 		return nil, s.dsnErr
 	}
-	g, err := open(opts, s)
-	if g != nil {
-		// A sidecar or cron job sends what it collected, not in batches:
-		// it may be the only thing that ever does.
-		g.allSessions = true
-	}
-	return g, err
+	return open(opts, s)
 }
 
 // newGuard is a Guard over s with nothing open yet: on its own, inert.

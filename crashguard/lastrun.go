@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crashguard/crashguard-go/internal/outbox"
 	"github.com/crashguard/crashguard-go/internal/report"
@@ -42,6 +43,10 @@ const (
 	lastStartFile = "last_start.json"
 	// crashLogFile holds the newest crashes that became reports.
 	crashLogFile = "crash_log.json"
+	// crashLogMessageMax caps a crash's message in crash_log.json (the
+	// report itself keeps it whole): 16 entries stay far below
+	// maxStateFile.
+	crashLogMessageMax = 1 << 10
 	// crashLogLock serializes writers of crash_log.json across processes.
 	crashLogLock = "crash_log.lock"
 	// crashLogMax is how many crashes crash_log.json keeps, newest last:
@@ -75,8 +80,8 @@ const (
 // even when no monitor delivered it and the background pass has not got
 // to it.
 //
-// Limits: a start is recorded by the first LastRun call of the run, so a
-// clean run of a program that did not call LastRun is not seen (the run
+// Limits: every Install records its start in the background, so a start
+// that died within its first milliseconds may not be recorded (the run
 // before it is taken instead); two instances running at once each have
 // the other as previous run once it started first; a crash whose run file
 // was damaged (quarantined) makes no report and is not seen. The error
@@ -208,6 +213,9 @@ func noteCrash(dir string, r *report.Report) error {
 		defer unlock()
 	}
 	e := crashEntry{RunID: r.RunID, Report: summarize(r)}
+	// A panic value's text has no bound: sixteen long ones would pass the
+	// file's read cap and LastRun would see a damaged log.
+	e.Report.Message = cutMessage(e.Report.Message, crashLogMessageMax)
 	var err error
 	for try := 0; try < 3; try++ {
 		var crashes []crashEntry
@@ -313,4 +321,17 @@ func readJSONFile(dir, name string, v any) (ok bool, err error) {
 		return false, fmt.Errorf("crashguard: last run: %s: %w", name, err)
 	}
 	return true, nil
+}
+
+// cutMessage cuts s to at most max bytes at a rune boundary, ending in "…"
+// when cut.
+func cutMessage(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max - len("…")
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -30,7 +30,6 @@ func monitorWork(ctx context.Context, cfg monitor.Config) error {
 	if err != nil {
 		return err
 	}
-	g.allSessions = true // the run has just ended: its session goes now
 	err = g.collect(ctx, true)
 	if cfg.CollectOnly || g.s.dsn == "" {
 		return err

@@ -25,6 +25,7 @@ func TestOmitCrashOutputLeavesTheAttachmentOut(t *testing.T) {
 		want    int // attachments
 	}{
 		{"default", nil, false, 1},
+		{"default-monitor", []string{"GOCRASH_MONITOR=1"}, true, 1},
 		{"omitted-next-start", []string{"GOCRASH_OMIT_OUTPUT=1"}, false, 0},
 		{"omitted-monitor", []string{"GOCRASH_OMIT_OUTPUT=1", "GOCRASH_MONITOR=1"}, true, 0},
 	} {
@@ -37,7 +38,8 @@ func TestOmitCrashOutputLeavesTheAttachmentOut(t *testing.T) {
 			res := runChild(t, bin, dir, env, "panic-main")
 			require.Equal(t, 2, res.exit, res.stderr)
 			if !c.monitor {
-				runChild(t, bin, dir, env, "flush")
+				res = runChild(t, bin, dir, env, "flush")
+				require.Contains(t, res.stdout, "gocrash: flush: <nil>", res.stderr)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -60,8 +60,12 @@ func TestSessionsCountCleanRunsAndCrashes(t *testing.T) {
 	env := []string{"SENTRY_DSN=" + recv.DSN(), "SENTRY_RELEASE=app@1.2.3", "SENTRY_ENVIRONMENT=staging"}
 	begin := time.Now()
 
-	for _, mode := range []string{"return", "exit3", "return"} {
-		runChild(t, bin, dir, env, mode)
+	for _, run := range []struct {
+		mode string
+		exit int
+	}{{"return", 0}, {"exit3", 3}, {"return", 0}} {
+		res := runChild(t, bin, dir, env, run.mode)
+		require.Equal(t, run.exit, res.exit, "%s: %s", run.mode, res.stderr)
 	}
 	res := runChild(t, bin, dir, env, "panic-main")
 	require.Equal(t, 2, res.exit, res.stderr)
@@ -122,7 +126,8 @@ func TestSessionsHonourTheSessionRateLimit(t *testing.T) {
 	assert.Equal(t, 1, recv.Counts().Requests)
 	assert.Len(t, spooled(t, dir), 2, "the sessions wait, none lost")
 
-	runChild(t, bin, dir, env, "flush")
+	res = runChild(t, bin, dir, env, "flush")
+	require.Contains(t, res.stdout, "gocrash: flush: <nil>", res.stderr)
 	assert.Equal(t, 1, recv.Counts().Requests, "a later process honours the limit too")
 	assert.Len(t, spooled(t, dir), 3)
 }

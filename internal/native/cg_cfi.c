@@ -20,12 +20,12 @@
  * are accepted (what GNU ld, gold, lld and mold write); anything else is
  * "no CFI" and the caller falls back to frame pointers.
  *
- * The step is Linux x86-64 only, where the system's C library is built
- * without frame pointers. arm64 code keeps frame records (GCC and clang
- * default to them there) and the walk's lr + frame-pointer chain serves; on
- * Linux arm64 only the FDE lookup is used (cg_cfi_func_range), to tell
- * whether lr still holds the caller. darwin requires frame pointers.
- * Elsewhere nothing is found.
+ * The step runs on Linux x86-64 and arm64, where C built with -O2 (the
+ * system's C library on x86-64, any C built with -fomit-frame-pointer)
+ * keeps no frame records. On arm64 a leaf's return address is still in lr
+ * (its CFI rule is "same value"), known only in the frame a walk starts
+ * from. darwin requires frame pointers (Apple's ABI). Elsewhere nothing is
+ * found.
  */
 #include "cg_recorder.h"
 

@@ -182,11 +182,20 @@ static int previous_handler(mach_port_t *port, exception_behavior_t *behavior,
 	return 0;
 }
 
+/* Takes EXC_BAD_ACCESS off task: its faults go to its own signal handlers.
+ * A null port still needs a valid behavior and flavor (xnu
+ * osfmk/kern/ipc_tt.c task_set_exception_ports checks them before it looks
+ * at the port). */
+static void clear_bad_access(task_t task)
+{
+	(void)task_set_exception_ports(task, EXC_MASK_BAD_ACCESS, MACH_PORT_NULL,
+				       (exception_behavior_t)(EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES),
+				       THREAD_STATE_NONE);
+}
+
 /* Puts the displaced EXC_BAD_ACCESS handlers (or none) back on task, as they
- * were before install. task_set_exception_ports is a Mach trap: safe on the
- * exception threads and in a fork child (libsystem re-initialises
- * mach_task_self before user atfork handlers, libsyscall mach_init.c
- * _mach_fork_child). */
+ * were before install. task_set_exception_ports is a MIG call to the kernel,
+ * with no lock or allocation on our side: safe on the exception threads. */
 static void restore_task_handlers(task_t task)
 {
 	exception_mask_t covered = 0;
@@ -201,10 +210,7 @@ static void restore_task_handlers(task_t task)
 		}
 	}
 	if (covered == 0)
-		(void)task_set_exception_ports(task, EXC_MASK_BAD_ACCESS, MACH_PORT_NULL,
-					       (exception_behavior_t)(EXCEPTION_DEFAULT |
-								      MACH_EXCEPTION_CODES),
-					       THREAD_STATE_NONE);
+		clear_bad_access(task);
 }
 
 /* Restores the displaced handlers on our own task if our port is still the
@@ -783,14 +789,14 @@ int cg_mach_install(int32_t *kr_out, const char **what)
  * handlers. The handler we displaced cannot be put back: a fork child gets a
  * new IPC space holding only special and exception ports, so the names in
  * g.prev mean nothing there (and may name something else). Async-signal-safe:
- * one Mach trap. */
+ * one MIG call; mach_task_self and the MIG reply port are valid here because
+ * libsystem re-initialises them in the child before user atfork handlers run
+ * (libsyscall mach/mach_init.c _mach_fork_child). */
 void cg_mach_after_fork_child(void)
 {
 	if (!atomic_load_explicit(&g.prev_ready, memory_order_acquire))
 		return;
-	(void)task_set_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, MACH_PORT_NULL,
-				       (exception_behavior_t)(EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES),
-				       THREAD_STATE_NONE);
+	clear_bad_access(mach_task_self());
 }
 
 int cg_mach_serving_ended(void) { return atomic_load(&g.serving_ended); }

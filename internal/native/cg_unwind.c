@@ -309,6 +309,19 @@ static uint32_t fp_chain(uint64_t cur, uint64_t lo, uint64_t hi, int validate, u
     return n;
 }
 
+/* May a CFI step leave sp where it was? Only for the first frame on arm64:
+ * a leaf that allocated no stack has its caller's sp (its return address
+ * is in lr). On x86-64 the CFA is always above sp (the call pushed the
+ * return address): equality there is bad CFI. */
+static int stackless_leaf(uint32_t cfi_frames) {
+#if defined(__aarch64__)
+    return cfi_frames == 0;
+#else
+    (void)cfi_frames;
+    return 0;
+#endif
+}
+
 /* Is lr a return site inside the function that holds pc? Decided from the
  * function's extent in its FDE (.eh_frame, which GCC and clang emit by
  * default on Linux arm64, glibc included), as libunwind decides where the
@@ -356,9 +369,7 @@ uint32_t cg_unwind(uint64_t pc, uint64_t sp, uint64_t fp, uint64_t lr, uint64_t 
                 break;
             /* The caller's frame is above this one, on this stack, and
              * returns into code. */
-            /* (arm64: a leaf that allocated no stack has the same sp as
-             * its caller; only the first step can be such a leaf.) */
-            if (next.sp < f.sp || (next.sp == f.sp && cfi_frames != 0) || next.sp > hi ||
+            if (next.sp < f.sp || (next.sp == f.sp && !stackless_leaf(cfi_frames)) || next.sp > hi ||
                 cg_code_addr(next.pc) != 1)
                 break;
             if (n == max) {

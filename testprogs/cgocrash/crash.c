@@ -51,10 +51,10 @@ __attribute__((noinline)) void cgc_fault_outer(uintptr_t addr) {
     g_addr = 0; /* not a tail call: keep this frame */
 }
 
-/* Without frame records, as distributions build most C (-O2 omits the
- * frame pointer on x86-64 and arm64 alike): x29/rbp keeps the cgo
- * wrapper's frame, so a frame-pointer walk from here skips
- * cgc_nofp_outer; the CFI (.eh_frame) does not. GCC only: clang has no
+/* Without frame records, as C built with -fomit-frame-pointer (glibc on
+ * x86-64, much distribution C) has none: x29/rbp keeps the cgo wrapper's
+ * frame, so a frame-pointer walk from here skips cgc_nofp_outer; the CFI
+ * (.eh_frame) does not. GCC only: clang has no
  * per-function optimize attribute (the darwin build keeps frame records,
  * as Apple's ABI requires anyway). */
 #if defined(__GNUC__) && !defined(__clang__)

@@ -9,8 +9,8 @@
 #define CGC_ADDR_PTHREAD 0x38
 #define CGC_ADDR_THREADS 0x48
 #define CGC_ADDR_FORK 0x58
-#define CGC_ADDR_NOFP 0x68
-#define CGC_ADDR_NOFP_LEAF 0x78
+#define CGC_ADDR_NOFP 0x98
+#define CGC_ADDR_NOFP_LEAF 0xa8
 
 /* Maps path (8 bytes, created by the caller) so that cgc_stamp can store
  * CLOCK_REALTIME just before a fault: the test compares it with the
